@@ -1,0 +1,77 @@
+// Checkout: mounts Stripe's Payment Element and confirms the payment.
+// Reads its inputs from data- attributes of #payment-form; uses only documented Stripe.js
+// calls (Stripe, elements, create, mount, on, confirmPayment).
+(function () {
+  'use strict';
+
+  var form = document.getElementById('payment-form');
+  if (!form) {
+    return;
+  }
+  var button = document.getElementById('pay-button');
+  var message = document.getElementById('payment-message');
+  var GENERIC_ERROR = 'Something went wrong with the payment. Nothing was charged; please try again.';
+
+  function showMessage(text) {
+    message.textContent = text;
+    message.hidden = false;
+  }
+
+  function hideMessage() {
+    message.textContent = '';
+    message.hidden = true;
+  }
+
+  function errorText(error) {
+    // Stripe's own wording is shown for card errors only; anything else gets our text.
+    if (error.type === 'card_error' && error.message) {
+      return error.message;
+    }
+    if (error.type === 'validation_error') {
+      return 'Check your card details and try again.';
+    }
+    return GENERIC_ERROR;
+  }
+
+  var stripe = Stripe(form.dataset.publishableKey);
+  var elements = stripe.elements({
+    clientSecret: form.dataset.clientSecret,
+    appearance: { theme: 'stripe', variables: { colorPrimary: '#1d4ed8', borderRadius: '8px' } }
+  });
+  var paymentElement = elements.create('payment');
+  paymentElement.mount('#payment-element');
+  paymentElement.on('ready', function () {
+    button.disabled = false;
+  });
+  paymentElement.on('change', function () {
+    hideMessage();
+  });
+
+  var submitting = false;
+  form.addEventListener('submit', function (event) {
+    event.preventDefault();
+    if (submitting) {
+      return; // double-submit guard: one confirmation at a time
+    }
+    submitting = true;
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    hideMessage();
+
+    stripe.confirmPayment({
+      elements: elements,
+      confirmParams: { return_url: form.dataset.returnUrl }
+    }).then(function (result) {
+      // confirmPayment resolves only when it did not redirect, i.e. on an error.
+      if (result && result.error) {
+        showMessage(errorText(result.error));
+      }
+    }, function () {
+      showMessage(GENERIC_ERROR);
+    }).then(function () {
+      submitting = false;
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+    });
+  });
+})();

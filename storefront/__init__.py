@@ -1,0 +1,79 @@
+"""Storefront: tutoring-hour packages paid through Stripe, credited to an hour ledger."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from storefront.config import check_config, load_config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment (overridden by `config`), checked, then
+    extensions, blueprints, error handlers and commands. Nothing slow happens here."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=os.path.join(os.path.dirname(__file__), os.pardir, "templates"),
+        static_folder=os.path.join(os.path.dirname(__file__), os.pardir, "static"),
+    )
+    settings = load_config((config or {}).get("STOREFRONT_ENV"))
+    settings.update(config or {})
+    if not settings.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        settings["SQLALCHEMY_DATABASE_URI"] = (
+            "sqlite:///" + os.path.join(app.instance_path, "storefront.db")
+        )
+    check_config(settings)
+    app.config.update(settings)
+    app.logger.setLevel(logging.INFO)
+
+    register_extensions(app)
+    register_blueprints(app)
+
+    from storefront.errorhandlers import register_error_handlers
+    from storefront.web import register_web
+
+    register_error_handlers(app)
+    register_web(app)
+
+    from storefront.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the unbound extensions of storefront.extensions to this app."""
+    from storefront import models  # noqa: F401  (tables must be known to Migrate)
+    from storefront.account.login import configure_login
+    from storefront.catalog.services import watch_plan_changes
+    from storefront.database import configure_sqlite
+    from storefront.extensions import cache, csrf, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=os.path.join(app.root_path, os.pardir, "migrations"),
+        render_as_batch=True, compare_type=True,
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+    cache.init_app(app)
+    configure_login(app)
+    configure_sqlite(app)
+    watch_plan_changes()
+
+
+def register_blueprints(app: Flask) -> None:
+    """The site's pages, the JSON API and the webhook; the test-mode routes only offline."""
+    from storefront import api, catalog, checkout, webhooks
+
+    app.register_blueprint(catalog.bp)
+    app.register_blueprint(checkout.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(webhooks.bp)
+    if app.config.get("STRIPE_API_BASE"):
+        app.register_blueprint(checkout.test_mode_bp)

@@ -1,0 +1,57 @@
+"""Reading the initiate request body into checked values (API.md's rules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from storefront.errors import ValidationError
+from storefront.purchases.validation import FieldError, clean_email, clean_student_name
+
+REQUIRED = "This field is required."
+
+
+@dataclass(frozen=True)
+class InitiateRequest:
+    plan_id: int
+    name: str
+    email: str
+
+
+def _plan_id(value: Any) -> int:
+    if value is None or value == "":
+        raise FieldError(REQUIRED)
+    if isinstance(value, bool):
+        raise FieldError("A valid integer is required.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise FieldError("A valid integer is required.")
+
+
+def parse_initiate(body: Any) -> InitiateRequest:
+    """The plan id, name and email; any other field (an amount, a price) is ignored."""
+    if not isinstance(body, dict):
+        raise ValidationError.for_fields({"non_field_errors": ["Send a JSON object."]})
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    try:
+        values["plan_id"] = _plan_id(body.get("plan_id"))
+    except FieldError as error:
+        errors["plan_id"] = [str(error)]
+
+    info = body.get("student_info")
+    if info is None:
+        errors["student_info"] = [REQUIRED]
+    elif not isinstance(info, dict):
+        errors["student_info"] = ["Expected an object with name and email."]
+    else:
+        for key, clean in (("name", clean_student_name), ("email", clean_email)):
+            try:
+                values[key] = clean(info.get(key))
+            except FieldError as error:
+                errors[f"student_info.{key}"] = [str(error)]
+    if errors:
+        raise ValidationError.for_fields(errors)
+    return InitiateRequest(**values)

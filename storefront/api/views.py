@@ -1,0 +1,99 @@
+"""JSON endpoints: pricing plans, purchase initiate, Stripe config.
+
+Authentication is the page session. A logged-in POST needs the CSRF token; an anonymous
+POST must be JSON (415 otherwise), which a cross-site form cannot send.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from flask_login import current_user, login_required
+
+from storefront.api.payloads import parse_initiate
+from storefront.catalog.services import active_plans
+from storefront.errors import StorefrontError
+from storefront.extensions import csrf, db
+from storefront.formatting import amount_text, hours_text, price_per_hour_minor
+from storefront.models import Purchase
+from storefront.payments.errors import PaymentError
+from storefront.purchases import initiate_purchase
+from storefront.ratelimits import initiate_limits
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api/finances/api")
+csrf.exempt(bp)
+
+
+@bp.before_request
+def check_post_origin() -> None:
+    """CSRF for logged-in sessions; JSON-only for anonymous callers."""
+    if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
+        return
+    if current_user.is_authenticated:
+        csrf.protect()
+    elif not request.is_json:
+        abort(415)
+
+
+@bp.get("/pricing-plans/")
+def pricing_plans():
+    """Active plans, ordered by display order, then name."""
+    return jsonify([plan.to_json() for plan in active_plans()])
+
+
+def _plan_details(purchase: Purchase) -> dict:
+    """The plan as this purchase priced it (its snapshot), in the pricing-plan format."""
+    return {
+        "id": purchase.plan_id,
+        "name": purchase.plan_name,
+        "description": purchase.plan.description,
+        "plan_type": purchase.plan_type,
+        "hours_included": hours_text(purchase.minutes),
+        "price_eur": amount_text(purchase.price_minor),
+        "validity_days": purchase.validity_days,
+        "price_per_hour": amount_text(price_per_hour_minor(purchase.price_minor, purchase.minutes)),
+    }
+
+
+@bp.post("/purchase/initiate/")
+@initiate_limits
+def purchase_initiate():
+    """Start (or reuse) a pending purchase and its PaymentIntent."""
+    try:
+        payload = parse_initiate(request.get_json(silent=True))
+        started = initiate_purchase(
+            plan_id=payload.plan_id, name=payload.name, email=payload.email,
+            acting_user=current_user,
+        )
+        db.session.commit()
+    except StorefrontError as error:
+        db.session.rollback()
+        return jsonify(error.to_json()), error.status
+    except Exception:
+        db.session.rollback()
+        log.exception("purchase initiate failed")
+        error = PaymentError("internal_error")
+        return jsonify(error.to_json()), error.status
+
+    purchase = started.purchase
+    return jsonify({
+        "success": True,
+        "client_secret": started.client_secret,
+        "transaction_id": purchase.id,
+        "payment_intent_id": purchase.payment_intent_id,
+        "plan_details": _plan_details(purchase),
+        "message": (
+            "Your pending purchase is ready for payment." if started.reused
+            else "Purchase created. Complete the payment to receive your hours."
+        ),
+    }), 201
+
+
+@bp.get("/stripe/config/")
+@login_required
+def stripe_config():
+    """The publishable key, for clients that mount the Payment Element themselves."""
+    return jsonify({"success": True, "public_key": current_app.config["STRIPE_PUBLISHABLE_KEY"]})

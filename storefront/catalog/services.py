@@ -1,0 +1,158 @@
+"""Reading and seeding pricing plans; the active-plan list is cached until a plan changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from storefront.extensions import cache, db
+from storefront.formatting import amount_text, hours_text, price_per_hour_minor
+from storefront.models import PlanType, PricingPlan
+
+ACTIVE_PLANS_CACHE_KEY = "catalog:active-plans"
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """An active plan as shown to buyers (plain data, safe to cache)."""
+
+    id: int
+    name: str
+    description: str
+    plan_type: str
+    minutes_included: int
+    price_minor: int
+    currency: str
+    validity_days: int | None
+    display_order: int
+    is_featured: bool
+
+    @property
+    def is_package(self) -> bool:
+        return self.plan_type == PlanType.PACKAGE.value
+
+    @property
+    def price_per_hour_minor(self) -> int:
+        return price_per_hour_minor(self.price_minor, self.minutes_included)
+
+    def to_json(self) -> dict:
+        """The pricing-plan shape of API.md."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "plan_type": self.plan_type,
+            "plan_type_display": PlanType(self.plan_type).display,
+            "hours_included": hours_text(self.minutes_included),
+            "price_eur": amount_text(self.price_minor),
+            "validity_days": self.validity_days,
+            "display_order": self.display_order,
+            "is_featured": self.is_featured,
+            "price_per_hour": amount_text(self.price_per_hour_minor),
+        }
+
+    @classmethod
+    def of(cls, plan: PricingPlan) -> PlanSummary:
+        return cls(
+            id=plan.id, name=plan.name, description=plan.description,
+            plan_type=plan.plan_type, minutes_included=plan.minutes_included,
+            price_minor=plan.price_minor, currency=plan.currency,
+            validity_days=plan.validity_days, display_order=plan.display_order,
+            is_featured=plan.is_featured,
+        )
+
+
+def active_plans() -> list[PlanSummary]:
+    """Active plans by display order, then name; cached (1 hour by default)."""
+    plans = cache.get(ACTIVE_PLANS_CACHE_KEY)
+    if plans is None:
+        rows = db.session.scalars(
+            select(PricingPlan)
+            .where(PricingPlan.is_active.is_(True))
+            .order_by(PricingPlan.display_order, PricingPlan.name)
+        )
+        plans = [PlanSummary.of(row) for row in rows]
+        cache.set(
+            ACTIVE_PLANS_CACHE_KEY, plans, timeout=current_app.config["PRICING_CACHE_SECONDS"]
+        )
+    return plans
+
+
+def plan_summary(plan_id: int) -> PlanSummary | None:
+    """One plan, active or not, as plain data."""
+    plan = db.session.get(PricingPlan, plan_id)
+    return PlanSummary.of(plan) if plan else None
+
+
+# name, type, minutes, price (minor units, EUR), validity days, featured — API.md's table.
+DEFAULT_PLANS: list[tuple[str, str, int, int, int | None, bool, str]] = [
+    ("Basic Package", "package", 300, 7500, 30, False,
+     "Five hours to get started: a few sessions to work through a topic."),
+    ("Standard Package", "package", 600, 14000, 45, True,
+     "Ten hours for steady weekly sessions over a month and a half."),
+    ("Premium Package", "package", 1200, 26000, 60, False,
+     "Twenty hours for a whole course, at a lower price per hour."),
+    ("Intensive Package", "package", 2400, 48000, 90, False,
+     "Forty hours for exam preparation or an intensive term."),
+    ("Monthly Unlimited", "subscription", 1800, 19900, None, True,
+     "Thirty hours every month, renewed automatically."),
+    ("Student Subscription", "subscription", 900, 11900, None, False,
+     "Fifteen hours every month at a student price."),
+    ("Family Subscription", "subscription", 3000, 29900, None, False,
+     "Fifty hours every month, shared by the whole family."),
+]
+
+
+def seed_default_plans() -> list[str]:
+    """Create the default plans whose names are missing; return the names created."""
+    existing = set(db.session.scalars(select(PricingPlan.name)))
+    created = []
+    for order, (name, plan_type, minutes, price, validity, featured, description) in enumerate(
+        DEFAULT_PLANS, start=1
+    ):
+        if name in existing:
+            continue
+        db.session.add(
+            PricingPlan(
+                name=name, description=description, plan_type=plan_type,
+                minutes_included=minutes, price_minor=price, currency="eur",
+                validity_days=validity, display_order=order, is_featured=featured,
+                is_active=True,
+            )
+        )
+        created.append(name)
+    db.session.flush()
+    return created
+
+
+def _plans_touched(session: Session) -> bool:
+    return any(
+        isinstance(obj, PricingPlan)
+        for obj in (*session.new, *session.dirty, *session.deleted)
+    )
+
+
+def watch_plan_changes() -> None:
+    """Drop the cached plan list whenever a transaction that changed a plan commits."""
+    if event.contains(Session, "before_flush", _mark_plan_change):
+        return
+    event.listen(Session, "before_flush", _mark_plan_change)
+    event.listen(Session, "after_commit", _invalidate_after_commit)
+    event.listen(Session, "after_soft_rollback", _forget_mark)
+
+
+def _mark_plan_change(session: Session, flush_context, instances) -> None:
+    if _plans_touched(session):
+        session.info["plans_changed"] = True
+
+
+def _invalidate_after_commit(session: Session) -> None:
+    if session.info.pop("plans_changed", False) and has_app_context():
+        cache.delete(ACTIVE_PLANS_CACHE_KEY)
+
+
+def _forget_mark(session: Session, previous_transaction) -> None:
+    session.info.pop("plans_changed", None)

@@ -1,0 +1,78 @@
+"""Emulator only: the server side of the offline Stripe.js stand-in (static/js/stripe-test-mode.js).
+
+Real Stripe.js confirms a payment straight with Stripe; offline, the stand-in sends the test
+card here and this route attaches the matching test payment method and confirms on the
+emulator. Registered only when STRIPE_API_BASE points at the emulator.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, jsonify, request
+
+from storefront.payments import gateway
+from storefront.payments.errors import PaymentError
+
+test_mode_bp = Blueprint("test_mode", __name__, url_prefix="/checkout/test-mode")
+
+# Stripe's test card numbers and the test payment methods that behave like them.
+TEST_CARDS = {
+    "4242424242424242": "pm_card_visa",
+    "4000000000000341": "pm_card_chargeCustomerFail",
+    "4000000000000002": "pm_card_visa_chargeDeclined",
+}
+
+
+def _stripe_error(error_type: str, code: str, message: str, status: int = 200):
+    return jsonify({"error": {"type": error_type, "code": code, "message": message}}), status
+
+
+def _intent_for(client_secret: object) -> gateway.PaymentIntentInfo | None:
+    if not isinstance(client_secret, str) or "_secret_" not in client_secret:
+        return None
+    intent_id = client_secret.split("_secret_", 1)[0]
+    try:
+        intent = gateway.retrieve_payment_intent(intent_id)
+    except PaymentError:
+        return None
+    if not intent.client_secret or not hmac.compare_digest(intent.client_secret, client_secret):
+        return None
+    return intent
+
+
+def _public(intent: gateway.PaymentIntentInfo) -> dict:
+    return {"id": intent.id, "status": intent.status, "amount": intent.amount,
+            "currency": intent.currency}
+
+
+@test_mode_bp.post("/confirm")
+def confirm():
+    """Confirm a PaymentIntent with a test card; answers in Stripe.js's shapes."""
+    body = request.get_json(silent=True) or {}
+    intent = _intent_for(body.get("client_secret"))
+    if intent is None:
+        return _stripe_error("invalid_request_error", "resource_missing",
+                             "No such payment_intent.", 404)
+    number = "".join(ch for ch in str(body.get("card_number", "")) if ch.isdigit())
+    payment_method = TEST_CARDS.get(number)
+    if payment_method is None:
+        return _stripe_error("validation_error", "incorrect_number",
+                             "Your card number is incorrect.")
+    try:
+        confirmed = gateway.confirm_with_test_card(intent.id, payment_method)
+    except PaymentError as error:
+        if error.error_type == "card_error":
+            return _stripe_error("card_error", error.code or "card_declined", error.message)
+        return _stripe_error("api_error", "api_error", error.message, error.status)
+    return jsonify({"paymentIntent": _public(confirmed)})
+
+
+@test_mode_bp.get("/payment-intent")
+def retrieve():
+    """retrievePaymentIntent(clientSecret) for the stand-in."""
+    intent = _intent_for(request.args.get("client_secret"))
+    if intent is None:
+        return _stripe_error("invalid_request_error", "resource_missing",
+                             "No such payment_intent.", 404)
+    return jsonify({"paymentIntent": _public(intent)})

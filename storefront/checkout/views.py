@@ -1,0 +1,129 @@
+"""Checkout pages: details → Payment Element → complete."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from storefront.catalog.services import plan_summary
+from storefront.checkout.access import may_view, remember_purchase
+from storefront.checkout.forms import GuestDetailsForm
+from storefront.errors import StorefrontError
+from storefront.extensions import db
+from storefront.models import Purchase, PurchaseStatus
+from storefront.payments import gateway
+from storefront.purchases import initiate_purchase, sync_purchase
+from storefront.purchases.initiate import purchasable_plan
+from storefront.ratelimits import initiate_limits
+
+bp = Blueprint("checkout", __name__, url_prefix="/checkout")
+
+
+def _unavailable_reason(plan_id: int) -> str | None:
+    try:
+        purchasable_plan(plan_id)
+    except StorefrontError as refusal:
+        return refusal.message
+    return None
+
+
+@bp.route("/<int:plan_id>", methods=["GET", "POST"])
+@initiate_limits
+def start(plan_id: int):
+    """Plan summary and, for a guest, name and email; POST starts the purchase."""
+    plan = plan_summary(plan_id)
+    if plan is None:
+        abort(404)
+    form = GuestDetailsForm()
+    error = None
+    if request.method == "POST" and (current_user.is_authenticated or form.validate()):
+        if current_user.is_authenticated:
+            name, email = current_user.name, current_user.email
+        else:
+            name, email = form.name.data, form.email.data
+        try:
+            started = initiate_purchase(
+                plan_id=plan_id, name=name, email=email, acting_user=current_user
+            )
+            db.session.commit()
+        except StorefrontError as failure:
+            db.session.rollback()
+            error = failure.message
+        else:
+            remember_purchase(started.purchase)
+            return redirect(url_for("checkout.pay", purchase_id=started.purchase.id))
+    status = 400 if error or form.errors else 200
+    return render_template(
+        "checkout/start.html", plan=plan, form=form, error=error,
+        unavailable=_unavailable_reason(plan_id),
+    ), status
+
+
+def _purchase_for_browser(purchase_id: int) -> Purchase:
+    purchase = db.session.get(Purchase, purchase_id)
+    if purchase is None or not may_view(purchase):
+        abort(404)
+    return purchase
+
+
+@bp.get("/purchase/<int:purchase_id>/pay")
+def pay(purchase_id: int):
+    """The Payment Element for one purchase this browser started."""
+    purchase = _purchase_for_browser(purchase_id)
+    if purchase.state is PurchaseStatus.COMPLETED:
+        return redirect(url_for("checkout.receipt_pending", purchase_id=purchase.id))
+    intent = gateway.retrieve_payment_intent(purchase.payment_intent_id)
+    payable = intent.status in ("requires_payment_method", "requires_confirmation",
+                                "requires_action")
+    return render_template(
+        "checkout/pay.html",
+        purchase=purchase,
+        intent=intent,
+        payable=payable,
+        return_url=url_for("checkout.complete", _external=True),
+        publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
+    )
+
+
+@bp.get("/purchase/<int:purchase_id>")
+def receipt_pending(purchase_id: int):
+    """Where a finished purchase's pay link leads: its outcome, read from our records."""
+    purchase = _purchase_for_browser(purchase_id)
+    return render_template("checkout/complete.html", purchase=purchase,
+                           payment_status=None, can_retry=False)
+
+
+@bp.get("/complete")
+def complete():
+    """The outcome, read from Stripe (never from the query string), and settled here too."""
+    intent_id = request.args.get("payment_intent", "")
+    client_secret = request.args.get("payment_intent_client_secret", "")
+    if not intent_id.startswith("pi_") or not client_secret:
+        abort(400)
+    purchase = db.session.scalars(
+        db.select(Purchase).where(Purchase.payment_intent_id == intent_id)
+    ).first()
+    if purchase is None:
+        abort(404)
+    intent = gateway.retrieve_payment_intent(intent_id)
+    if not intent.client_secret or not hmac.compare_digest(intent.client_secret, client_secret):
+        abort(403)
+    _, purchase = sync_purchase(intent)
+    db.session.commit()
+    remember_purchase(purchase)
+    return render_template(
+        "checkout/complete.html",
+        purchase=purchase,
+        payment_status=intent.status,
+        can_retry=intent.status == "requires_payment_method",
+    )

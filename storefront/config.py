@@ -1,0 +1,190 @@
+"""Configuration, read from the environment when the app is created, and its startup checks."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+# The Stripe API version every request is pinned to (the one stripe==16.1.0 was built for).
+STRIPE_API_VERSION = "2026-10-28.endive"
+
+# Keys used against the local Stripe emulator; they are never valid at Stripe.
+EMULATOR_SECRET_KEY = "sk_test_emulator"  # noqa: S105 (the emulator accepts any sk_ key)
+EMULATOR_PUBLISHABLE_KEY = "pk_test_emulator"
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration the storefront refuses to start with."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _database_url(url: str | None) -> str | None:
+    """Accept the common postgres:// spellings and use the psycopg 3 driver for them."""
+    if url is None:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    NAME = "base"
+    DEBUG = False
+    TESTING = False
+    SESSION_COOKIE_SECURE = False
+    DEFAULT_SECRET_KEY: str | None = None
+    # Without real Stripe keys, talk to the local emulator.
+    EMULATOR_BY_DEFAULT = True
+
+    @classmethod
+    def from_env(cls) -> dict[str, Any]:
+        """Build the settings from the environment as it is now."""
+        secret_key = _env("STRIPE_SECRET_KEY")
+        publishable_key = _env("STRIPE_PUBLISHABLE_KEY")
+        api_base = _env("STRIPE_API_BASE")
+        emulator_port = int(_env("STRIPE_EMULATOR_PORT", "8420"))
+        if secret_key is None and cls.EMULATOR_BY_DEFAULT:
+            secret_key = EMULATOR_SECRET_KEY
+            publishable_key = publishable_key or EMULATOR_PUBLISHABLE_KEY
+            api_base = api_base or f"http://127.0.0.1:{emulator_port}"
+        return {
+            "STOREFRONT_ENV": cls.NAME,
+            "DEBUG": cls.DEBUG,
+            "TESTING": cls.TESTING,
+            "SECRET_KEY": _env("SECRET_KEY", cls.DEFAULT_SECRET_KEY),
+            "SQLALCHEMY_DATABASE_URI": _database_url(_env("DATABASE_URL")),
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "STRIPE_SECRET_KEY": secret_key,
+            "STRIPE_PUBLISHABLE_KEY": publishable_key,
+            "STRIPE_WEBHOOK_SECRET": _env("STRIPE_WEBHOOK_SECRET"),
+            "STRIPE_API_BASE": api_base,
+            "STRIPE_API_VERSION": STRIPE_API_VERSION,
+            "STRIPE_TIMEOUT_SECONDS": float(_env("STRIPE_TIMEOUT_SECONDS", "20")),
+            "STRIPE_MAX_NETWORK_RETRIES": int(_env("STRIPE_MAX_NETWORK_RETRIES", "2")),
+            "STRIPE_WEBHOOK_TOLERANCE_SECONDS": 300,
+            "STRIPE_EMULATOR_PORT": emulator_port,
+            "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
+            "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "RATELIMIT_INITIATE_IP": _env("RATELIMIT_INITIATE_IP", "10 per hour"),
+            "RATELIMIT_INITIATE_EMAIL": _env("RATELIMIT_INITIATE_EMAIL", "5 per hour"),
+            "CACHE_TYPE": _env("CACHE_TYPE", "SimpleCache"),
+            "CACHE_REDIS_URL": _env("CACHE_REDIS_URL"),
+            "PRICING_CACHE_SECONDS": int(_env("PRICING_CACHE_SECONDS", "3600")),
+            "PENDING_PURCHASE_REUSE_MINUTES": 30,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": cls.SESSION_COOKIE_SECURE,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SAMESITE": "Lax",
+            "REMEMBER_COOKIE_SECURE": cls.SESSION_COOKIE_SECURE,
+            "WTF_CSRF_TIME_LIMIT": None,
+            "BABEL_LOCALE": _env("BABEL_LOCALE", "en_IE"),
+        }
+
+
+class DevelopmentConfig(Config):
+    """Local development: SQLite under instance/, the Stripe emulator unless keys are set."""
+
+    NAME = "development"
+    DEBUG = True
+    DEFAULT_SECRET_KEY = "development-only-secret-key"  # noqa: S105 (never production)
+
+
+class TestingConfig(Config):
+    """The test suite: settings are mostly overridden by the fixtures."""
+
+    NAME = "testing"
+    TESTING = True
+    DEFAULT_SECRET_KEY = "testing-only-secret-key"  # noqa: S105 (never production)
+
+
+class ProductionConfig(Config):
+    """Production: every secret must come from the environment."""
+
+    NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    EMULATOR_BY_DEFAULT = False
+
+
+CONFIGS: dict[str, type[Config]] = {
+    c.NAME: c for c in (DevelopmentConfig, TestingConfig, ProductionConfig)
+}
+
+
+def load_config(env_name: str | None = None) -> dict[str, Any]:
+    """Return the settings of the named environment (default: STOREFRONT_ENV, else development)."""
+    name = env_name or _env("STOREFRONT_ENV", "development")
+    try:
+        return CONFIGS[name].from_env()
+    except KeyError:
+        raise ConfigError(
+            f"STOREFRONT_ENV must be one of {', '.join(CONFIGS)}, not {name!r}"
+        ) from None
+
+
+def _key_mode(key: str) -> str | None:
+    """'live', 'test' or None for a Stripe key of any kind (sk_, rk_, pk_)."""
+    parts = key.split("_")
+    if len(parts) >= 3 and parts[1] in ("live", "test"):
+        return parts[1]
+    return None
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_config(config: dict[str, Any]) -> None:
+    """Raise ConfigError, with a one-line reason, for a configuration that must not start."""
+    env = config["STOREFRONT_ENV"]
+    production = env == "production"
+    required = ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY"]
+    if production:
+        required += ["STRIPE_WEBHOOK_SECRET", "SQLALCHEMY_DATABASE_URI"]
+    for name in required:
+        if not config.get(name):
+            label = "DATABASE_URL" if name == "SQLALCHEMY_DATABASE_URI" else name
+            raise ConfigError(f"{label} must be set in the {env} environment")
+
+    secret, publishable = config["STRIPE_SECRET_KEY"], config["STRIPE_PUBLISHABLE_KEY"]
+    if not secret.startswith(("sk_", "rk_")):
+        raise ConfigError("STRIPE_SECRET_KEY must be a Stripe secret key (sk_… or rk_…)")
+    if not publishable.startswith("pk_"):
+        raise ConfigError("STRIPE_PUBLISHABLE_KEY must be a Stripe publishable key (pk_…)")
+    modes = {_key_mode(secret), _key_mode(publishable)}
+    if production and modes != {"live"}:
+        raise ConfigError("production needs live Stripe keys; test keys are refused")
+    if not production and "live" in modes:
+        raise ConfigError(f"live Stripe keys are refused in the {env} environment")
+
+    api_base = config.get("STRIPE_API_BASE")
+    if api_base:
+        if production:
+            raise ConfigError("STRIPE_API_BASE (the emulator) cannot be used in production")
+        if not _is_loopback(api_base):
+            raise ConfigError("STRIPE_API_BASE must be a loopback address (127.0.0.1, ::1)")

@@ -1,0 +1,21 @@
+"""The storefront's tables, one module per aggregate."""
+
+from storefront.models.catalog import PlanType, PricingPlan
+from storefront.models.ledger import Balance, EntryKind, LedgerEntry, Lot
+from storefront.models.purchase import Purchase, PurchaseStatus
+from storefront.models.user import User
+from storefront.models.webhook import WebhookEvent, WebhookOutcome
+
+__all__ = [
+    "Balance",
+    "EntryKind",
+    "LedgerEntry",
+    "Lot",
+    "PlanType",
+    "PricingPlan",
+    "Purchase",
+    "PurchaseStatus",
+    "User",
+    "WebhookEvent",
+    "WebhookOutcome",
+]

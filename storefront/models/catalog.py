@@ -1,0 +1,69 @@
+"""Pricing plans: what a student can buy."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storefront.extensions import db
+from storefront.models.base import UTCDateTime, utcnow
+
+MIN_PRICE_MINOR = 50
+MAX_PRICE_MINOR = 1_000_000
+
+
+class PlanType(enum.StrEnum):
+    PACKAGE = "package"
+    SUBSCRIPTION = "subscription"
+
+    @property
+    def display(self) -> str:
+        return self.value.capitalize()
+
+
+class PricingPlan(db.Model):
+    """A package of hours valid for some days, or a monthly subscription of hours."""
+
+    __tablename__ = "pricing_plans"
+    __table_args__ = (
+        CheckConstraint("plan_type IN ('package', 'subscription')", name="plan_type"),
+        CheckConstraint("minutes_included > 0", name="minutes_positive"),
+        CheckConstraint(
+            f"price_minor >= {MIN_PRICE_MINOR} AND price_minor <= {MAX_PRICE_MINOR}",
+            name="price_range",
+        ),
+        CheckConstraint(
+            "(plan_type = 'package' AND validity_days IS NOT NULL AND validity_days >= 1)"
+            " OR (plan_type = 'subscription' AND validity_days IS NULL)",
+            name="validity_by_type",
+        ),
+        CheckConstraint("length(currency) = 3 AND currency = lower(currency)", name="currency"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    plan_type: Mapped[str] = mapped_column(String(20))
+    minutes_included: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), default="eur")
+    validity_days: Mapped[int | None] = mapped_column(Integer)
+    display_order: Mapped[int] = mapped_column(Integer, default=0)
+    is_featured: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    @property
+    def type(self) -> PlanType:
+        return PlanType(self.plan_type)
+
+    @property
+    def is_package(self) -> bool:
+        return self.type is PlanType.PACKAGE
+
+    def __repr__(self) -> str:
+        return f"<PricingPlan {self.id} {self.name}>"

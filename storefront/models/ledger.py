@@ -1,0 +1,88 @@
+"""The hour ledger: lots granted by purchases, append-only entries, and per-student balances.
+
+Entries are the truth and are never updated or deleted. Lots' remaining minutes and the
+balance row are caches of the entries, written in the same transaction as them.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storefront.extensions import db
+from storefront.models.base import UTCDateTime, utcnow
+from storefront.models.purchase import Purchase
+
+
+class EntryKind(enum.StrEnum):
+    PURCHASE_CREDIT = "purchase_credit"
+    CONSUMPTION = "consumption"
+    CONSUMPTION_REVERSAL = "consumption_reversal"
+    EXPIRY = "expiry"
+    REFUND_REVERSAL = "refund_reversal"
+    ADJUSTMENT = "adjustment"
+    DISPUTE_HOLD = "dispute_hold"
+    DISPUTE_RELEASE = "dispute_release"
+
+
+_KINDS = ", ".join(f"'{k.value}'" for k in EntryKind)
+
+
+class Lot(db.Model):
+    """Minutes granted by one paid purchase, usable until expires_at."""
+
+    __tablename__ = "lots"
+    __table_args__ = (
+        CheckConstraint("minutes_granted > 0", name="granted_positive"),
+        CheckConstraint(
+            "minutes_remaining >= 0 AND minutes_remaining <= minutes_granted",
+            name="remaining_within_grant",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), unique=True)
+    minutes_granted: Mapped[int] = mapped_column(Integer)
+    minutes_remaining: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    purchase: Mapped[Purchase] = relationship()
+
+
+class LedgerEntry(db.Model):
+    """One signed movement of minutes; a retry of the same operation hits the UNIQUE key."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({_KINDS})", name="kind"),
+        CheckConstraint("minutes <> 0", name="minutes_nonzero"),
+        CheckConstraint("kind <> 'purchase_credit' OR minutes > 0", name="credit_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    minutes: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(255), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    lot: Mapped[Lot | None] = relationship()
+
+
+class Balance(db.Model):
+    """The student's available minutes: the sum of their entries, kept under a row lock."""
+
+    __tablename__ = "balances"
+    __table_args__ = (CheckConstraint("available_minutes >= 0", name="available_nonnegative"),)
+
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    available_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

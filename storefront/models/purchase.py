@@ -1,0 +1,89 @@
+"""Purchases: one attempt by a student to buy one plan, with a snapshot of the plan."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from storefront.extensions import db
+from storefront.models.base import UTCDateTime, utcnow
+from storefront.models.catalog import PricingPlan
+from storefront.models.user import User
+
+
+class PurchaseStatus(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# Where each status may go next. A purchase never moves backwards: a late
+# payment_failed or processing event cannot undo a completed purchase. A failed
+# attempt may still succeed, since the student can retry with the same PaymentIntent.
+ALLOWED_TRANSITIONS: dict[PurchaseStatus, frozenset[PurchaseStatus]] = {
+    PurchaseStatus.PENDING: frozenset(
+        {PurchaseStatus.PROCESSING, PurchaseStatus.COMPLETED, PurchaseStatus.FAILED,
+         PurchaseStatus.CANCELLED}
+    ),
+    PurchaseStatus.PROCESSING: frozenset(
+        {PurchaseStatus.COMPLETED, PurchaseStatus.FAILED, PurchaseStatus.CANCELLED}
+    ),
+    PurchaseStatus.FAILED: frozenset(
+        {PurchaseStatus.PROCESSING, PurchaseStatus.COMPLETED, PurchaseStatus.CANCELLED}
+    ),
+    PurchaseStatus.COMPLETED: frozenset(),
+    PurchaseStatus.CANCELLED: frozenset(),
+}
+
+_STATUSES = ", ".join(f"'{s.value}'" for s in PurchaseStatus)
+
+
+class Purchase(db.Model):
+    """A student's purchase of a plan, priced and described as the plan was at that moment."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_STATUSES})", name="status"),
+        CheckConstraint("price_minor > 0", name="price_positive"),
+        CheckConstraint("minutes > 0", name="minutes_positive"),
+        CheckConstraint("status <> 'completed' OR paid_at IS NOT NULL", name="paid_when_completed"),
+        Index("ix_purchases_student_plan_status", "student_id", "plan_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("pricing_plans.id"))
+    plan_name: Mapped[str] = mapped_column(String(100))
+    plan_type: Mapped[str] = mapped_column(String(20))
+    minutes: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    validity_days: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=PurchaseStatus.PENDING.value)
+    # Random per attempt: the idempotency key of the PaymentIntent creation (ids can be reused).
+    attempt_key: Mapped[str] = mapped_column(String(64), unique=True)
+    payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    student: Mapped[User] = relationship()
+    plan: Mapped[PricingPlan] = relationship()
+
+    @property
+    def state(self) -> PurchaseStatus:
+        return PurchaseStatus(self.status)
+
+    def can_move_to(self, new: PurchaseStatus) -> bool:
+        """Whether the status may change to `new` (staying put is never a move)."""
+        return new in ALLOWED_TRANSITIONS[self.state]
+
+    def __repr__(self) -> str:
+        return f"<Purchase {self.id} {self.status} {self.payment_intent_id}>"

@@ -1,0 +1,186 @@
+"""The only module that talks to Stripe.
+
+A client is built from the app's config at call time (keys, API base, pinned version,
+timeouts, network retries). Every Stripe error leaves this module as a PaymentError, and
+Stripe objects leave it as plain dataclasses, so the rest of the code never sees `stripe`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import stripe
+from flask import current_app
+
+from storefront.payments.errors import PaymentError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PaymentIntentInfo:
+    """What the storefront needs to know about a Stripe PaymentIntent."""
+
+    id: str
+    status: str
+    amount: int
+    currency: str
+    client_secret: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    error_code: str | None = None
+    error_message: str | None = None
+
+    @property
+    def purchase_id(self) -> int | None:
+        """Our purchase id from the metadata, or None for a PaymentIntent that is not ours."""
+        value = self.metadata.get("purchase_id", "")
+        return int(value) if value.isdigit() else None
+
+
+@dataclass(frozen=True)
+class StripeEvent:
+    """A verified webhook event."""
+
+    id: str
+    type: str
+    object: Mapping[str, Any]
+    created: int
+
+
+class WebhookSignatureError(Exception):
+    """The webhook's Stripe-Signature is missing, wrong or stale, or the body is not an event."""
+
+
+_ERROR_TYPES: list[tuple[type[stripe.StripeError], str]] = [
+    (stripe.CardError, "card_error"),
+    (stripe.InvalidRequestError, "invalid_request_error"),
+    (stripe.AuthenticationError, "authentication_error"),
+    (stripe.PermissionError, "authentication_error"),
+    (stripe.RateLimitError, "rate_limit_error"),
+    (stripe.APIConnectionError, "api_connection_error"),
+    (stripe.APIError, "api_error"),
+]
+
+
+def _client() -> stripe.StripeClient:
+    config = current_app.config
+    base = config.get("STRIPE_API_BASE")
+    return stripe.StripeClient(
+        config["STRIPE_SECRET_KEY"],
+        stripe_version=config["STRIPE_API_VERSION"],
+        base_addresses={"api": base} if base else {},
+        max_network_retries=config["STRIPE_MAX_NETWORK_RETRIES"],
+        http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT_SECONDS"]),
+    )
+
+
+@contextmanager
+def _mapped_errors(action: str) -> Iterator[None]:
+    """Turn any Stripe error into a PaymentError, logging Stripe's request id, never the key."""
+    try:
+        yield
+    except stripe.StripeError as error:
+        error_type = next(
+            (name for cls, name in _ERROR_TYPES if isinstance(error, cls)), "api_error"
+        )
+        log.warning(
+            "stripe %s failed: %s (status=%s, request_id=%s, code=%s)",
+            action, type(error).__name__, error.http_status, error.request_id, error.code,
+        )
+        message = error.user_message if error_type == "card_error" else None
+        raise PaymentError(error_type, message, code=error.code) from error
+
+
+def _info(obj: Mapping[str, Any] | stripe.StripeObject) -> PaymentIntentInfo:
+    if isinstance(obj, stripe.StripeObject):
+        obj = obj.to_dict()
+    last_error = obj.get("last_payment_error") or {}
+    return PaymentIntentInfo(
+        id=obj["id"],
+        status=obj["status"],
+        amount=int(obj["amount"]),
+        currency=str(obj["currency"]).lower(),
+        client_secret=obj.get("client_secret"),
+        metadata={str(k): str(v) for k, v in (obj.get("metadata") or {}).items()},
+        error_code=last_error.get("decline_code") or last_error.get("code"),
+        error_message=last_error.get("message"),
+    )
+
+
+def _request_id(obj: stripe.StripeObject) -> str | None:
+    return obj.last_response.request_id if obj.last_response else None
+
+
+def create_payment_intent(
+    *, amount: int, currency: str, metadata: dict[str, str], idempotency_key: str,
+    description: str, receipt_email: str | None = None,
+) -> PaymentIntentInfo:
+    """Create a PaymentIntent for an amount taken from our database."""
+    params: dict[str, Any] = {
+        "amount": amount,
+        "currency": currency,
+        "metadata": metadata,
+        "payment_method_types": current_app.config.get("STRIPE_PAYMENT_METHOD_TYPES", ["card"]),
+    }
+    if not current_app.config.get("STRIPE_API_BASE"):
+        # The emulator rejects parameters it does not know; Stripe shows these to the payer.
+        params["description"] = description
+        if receipt_email:
+            params["receipt_email"] = receipt_email
+    with _mapped_errors("payment_intents.create"):
+        intent = _client().v1.payment_intents.create(
+            params=params, options={"idempotency_key": idempotency_key}
+        )
+    log.info("created payment intent %s (request_id=%s, metadata=%s)",
+             intent.id, _request_id(intent), metadata)
+    return _info(intent)
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> PaymentIntentInfo:
+    """Read a PaymentIntent's current state from Stripe."""
+    with _mapped_errors("payment_intents.retrieve"):
+        intent = _client().v1.payment_intents.retrieve(payment_intent_id)
+    return _info(intent)
+
+
+def confirm_with_test_card(payment_intent_id: str, payment_method: str) -> PaymentIntentInfo:
+    """Emulator only: attach a test payment method and confirm, as Stripe.js would."""
+    if not current_app.config.get("STRIPE_API_BASE"):
+        raise RuntimeError("test-card confirmation exists only against the Stripe emulator")
+    client = _client()
+    with _mapped_errors("payment_intents.confirm"):
+        client.v1.payment_intents.update(
+            payment_intent_id, params={"payment_method": payment_method}
+        )
+        intent = client.v1.payment_intents.confirm(payment_intent_id)
+    return _info(intent)
+
+
+def construct_event(payload: bytes, signature: str | None) -> StripeEvent:
+    """Verify the signature over the raw body and return the event it carries."""
+    if not signature:
+        raise WebhookSignatureError("missing Stripe-Signature header")
+    config = current_app.config
+    try:
+        event = stripe.Webhook.construct_event(
+            payload.decode("utf-8"), signature, config["STRIPE_WEBHOOK_SECRET"],
+            tolerance=config["STRIPE_WEBHOOK_TOLERANCE_SECONDS"],
+        )
+        data = event.to_dict()
+        return StripeEvent(
+            id=str(data["id"]), type=str(data["type"]),
+            object=data["data"]["object"], created=int(data.get("created") or 0),
+        )
+    except stripe.SignatureVerificationError as error:
+        raise WebhookSignatureError("bad or stale signature") from error
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        raise WebhookSignatureError("payload is not a Stripe event") from error
+
+
+def payment_intent_from_event(event: StripeEvent) -> PaymentIntentInfo:
+    """The PaymentIntent carried by a payment_intent.* event."""
+    return _info(event.object)

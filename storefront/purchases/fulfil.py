@@ -1,0 +1,97 @@
+"""Settling a purchase from a PaymentIntent: the one idempotent path that credits hours.
+
+Called by the webhook and by the checkout complete page, possibly at the same moment: the
+purchase row is locked, re-read, and moved only forwards.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from storefront import ledger
+from storefront.extensions import db
+from storefront.models import Purchase, PurchaseStatus
+from storefront.models.base import utcnow
+from storefront.payments.gateway import PaymentIntentInfo
+
+log = logging.getLogger(__name__)
+
+
+class FulfilOutcome(enum.StrEnum):
+    CREDITED = "credited"  # paid: status completed and hours credited now
+    UPDATED = "updated"  # status moved (processing, failed, cancelled)
+    UNCHANGED = "unchanged"  # already in that state (a duplicate, or the other path won)
+    STALE = "stale"  # would move backwards, e.g. a late failure after success
+    MISMATCH = "mismatch"  # amount or currency differ from the purchase: nothing credited
+    NOT_OURS = "not_ours"  # no purchase and no metadata of ours
+
+
+class PurchaseNotVisibleYet(Exception):
+    """The PaymentIntent names one of our purchases that this transaction cannot see (yet)."""
+
+
+def _target_status(intent: PaymentIntentInfo) -> PurchaseStatus | None:
+    if intent.status == "succeeded":
+        return PurchaseStatus.COMPLETED
+    if intent.status == "processing":
+        return PurchaseStatus.PROCESSING
+    if intent.status == "canceled":
+        return PurchaseStatus.CANCELLED
+    if intent.status == "requires_payment_method" and intent.error_message:
+        return PurchaseStatus.FAILED
+    return None
+
+
+def lock_purchase(payment_intent_id: str) -> Purchase | None:
+    """The purchase of a PaymentIntent, locked and freshly read."""
+    return db.session.execute(
+        select(Purchase)
+        .where(Purchase.payment_intent_id == payment_intent_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
+
+def sync_purchase(intent: PaymentIntentInfo) -> tuple[FulfilOutcome, Purchase | None]:
+    """Move the purchase to what the PaymentIntent says, crediting hours once when paid."""
+    purchase = lock_purchase(intent.id)
+    if purchase is None:
+        if intent.purchase_id is not None:
+            raise PurchaseNotVisibleYet(intent.id)
+        return FulfilOutcome.NOT_OURS, None
+
+    target = _target_status(intent)
+    if target is None or target is purchase.state:
+        return FulfilOutcome.UNCHANGED, purchase
+    if not purchase.can_move_to(target):
+        log.info("purchase %d: ignoring %s (%s) while %s", purchase.id, intent.status,
+                 intent.id, purchase.status)
+        return FulfilOutcome.STALE, purchase
+
+    if target is PurchaseStatus.COMPLETED:
+        if intent.amount != purchase.price_minor or intent.currency != purchase.currency:
+            log.error(
+                "purchase %d: %s paid %d %s but the purchase is %d %s; not crediting",
+                purchase.id, intent.id, intent.amount, intent.currency,
+                purchase.price_minor, purchase.currency,
+            )
+            return FulfilOutcome.MISMATCH, purchase
+        paid_at = utcnow()
+        purchase.paid_at = paid_at
+        if purchase.validity_days:
+            purchase.expires_at = paid_at + timedelta(days=purchase.validity_days)
+        purchase.status = target.value
+        purchase.failure_message = None
+        ledger.credit_purchase(purchase, paid_at)
+        return FulfilOutcome.CREDITED, purchase
+
+    purchase.status = target.value
+    if target is PurchaseStatus.FAILED:
+        purchase.failure_message = intent.error_message
+    db.session.flush()
+    log.info("purchase %d: now %s (%s)", purchase.id, purchase.status, intent.id)
+    return FulfilOutcome.UPDATED, purchase

@@ -1,0 +1,111 @@
+"""Starting a purchase: a pending row and a Stripe PaymentIntent for the plan's price."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from storefront.account.students import resolve_student
+from storefront.errors import ValidationError
+from storefront.extensions import db
+from storefront.models import PricingPlan, Purchase, PurchaseStatus, User
+from storefront.models.base import utcnow
+from storefront.payments import gateway
+
+log = logging.getLogger(__name__)
+
+# PaymentIntent statuses in which the student can still pay on the same intent.
+_PAYABLE = frozenset({"requires_payment_method", "requires_confirmation", "requires_action"})
+
+
+@dataclass(frozen=True)
+class InitiatedPurchase:
+    purchase: Purchase
+    client_secret: str
+    reused: bool
+
+
+def purchasable_plan(plan_id: int) -> PricingPlan:
+    """The plan, if it exists, is active and can be bought here; else a ValidationError."""
+    plan = db.session.get(PricingPlan, plan_id)
+    if plan is None:
+        raise ValidationError.for_fields({"plan_id": ["Pricing plan not found."]})
+    if not plan.is_active:
+        raise ValidationError.for_fields({"plan_id": ["This plan is not currently active."]})
+    if not plan.is_package:
+        raise ValidationError.for_fields(
+            {"plan_id": ["Subscriptions cannot be bought yet; choose a package."]}
+        )
+    return plan
+
+
+def _recent_pending(student: User, plan: PricingPlan) -> Purchase | None:
+    since = utcnow() - timedelta(minutes=current_app.config["PENDING_PURCHASE_REUSE_MINUTES"])
+    return db.session.scalars(
+        select(Purchase)
+        .where(
+            Purchase.student_id == student.id,
+            Purchase.plan_id == plan.id,
+            Purchase.status == PurchaseStatus.PENDING.value,
+            Purchase.created_at >= since,
+            Purchase.price_minor == plan.price_minor,
+            Purchase.currency == plan.currency,
+            Purchase.payment_intent_id.is_not(None),
+        )
+        .order_by(Purchase.created_at.desc())
+        .limit(1)
+    ).first()
+
+
+def initiate_purchase(
+    *, plan_id: int, name: str, email: str, acting_user: User | None
+) -> InitiatedPurchase:
+    """Create (or reuse, within 30 minutes) a pending purchase and its PaymentIntent.
+
+    Flushes, never commits: a failure anywhere leaves nothing once the caller rolls back.
+    """
+    plan = purchasable_plan(plan_id)
+    student = resolve_student(email=email, name=name, acting_user=acting_user)
+
+    pending = _recent_pending(student, plan)
+    if pending is not None:
+        intent = gateway.retrieve_payment_intent(pending.payment_intent_id)
+        if intent.status in _PAYABLE and intent.client_secret:
+            log.info("reusing pending purchase %d for student %d", pending.id, student.id)
+            return InitiatedPurchase(pending, intent.client_secret, reused=True)
+
+    purchase = Purchase(
+        student_id=student.id,
+        plan_id=plan.id,
+        plan_name=plan.name,
+        plan_type=plan.plan_type,
+        minutes=plan.minutes_included,
+        price_minor=plan.price_minor,
+        currency=plan.currency,
+        validity_days=plan.validity_days,
+        status=PurchaseStatus.PENDING.value,
+        attempt_key=uuid.uuid4().hex,
+    )
+    db.session.add(purchase)
+    db.session.flush()
+    intent = gateway.create_payment_intent(
+        amount=purchase.price_minor,
+        currency=purchase.currency,
+        metadata={
+            "purchase_id": str(purchase.id),
+            "student_id": str(student.id),
+            "plan_id": str(plan.id),
+        },
+        idempotency_key=f"purchase-{purchase.attempt_key}",
+        description=f"{plan.name} (purchase {purchase.id})",
+        receipt_email=student.email,
+    )
+    purchase.payment_intent_id = intent.id
+    db.session.flush()
+    log.info("initiated purchase %d (%s) for student %d", purchase.id, intent.id, student.id)
+    return InitiatedPurchase(purchase, intent.client_secret or "", reused=False)

@@ -1,0 +1,68 @@
+"""Run localstripe (the Stripe API emulator) on loopback only, its state file under instance/.
+
+    python -m storefront.stripe_emulator --port 8420 --state-file instance/localstripe.pickle
+
+localstripe itself binds every interface and keeps its state in /tmp; this wrapper binds
+127.0.0.1 (port 0 picks a free port) and prints "listening on 127.0.0.1:PORT" once ready.
+Development and tests only: it is not imported by the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pickle
+import socket
+import sys
+
+from aiohttp import web
+from localstripe import resources, server
+
+
+def _use_state_file(path: str | None) -> None:
+    """Point localstripe's store at our state file (or keep it in memory only)."""
+    store = resources.store
+
+    def load() -> None:
+        if path is None:
+            return
+        try:
+            with open(path, "rb") as handle:
+                saved = pickle.load(handle)  # noqa: S301  (our own file, written below)
+        except FileNotFoundError:
+            return
+        dict.clear(store)
+        dict.update(store, saved)
+
+    def dump() -> None:
+        if path is None:
+            return
+        with open(path, "wb") as handle:
+            pickle.dump(dict(store), handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    store.try_load_from_disk = load
+    store.dump_to_disk = dump
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8420)
+    parser.add_argument("--state-file", help="keep state here across restarts (default: none)")
+    parser.add_argument("--from-scratch", action="store_true", help="ignore saved state")
+    args = parser.parse_args(argv)
+
+    _use_state_file(args.state_file)
+    if not args.from_scratch:
+        resources.store.try_load_from_disk()
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    host, port = sock.getsockname()
+    logging.basicConfig(level=logging.INFO, format="stripe-emulator: %(message)s")
+    print(f"listening on {host}:{port}", flush=True)
+    web.run_app(server.app, sock=sock, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

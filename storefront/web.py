@@ -1,0 +1,53 @@
+"""What every page shares: security headers, template helpers, the test-mode flag."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from storefront.formatting import hours_display, hours_text, iso_utc, money_display
+
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+
+
+def test_mode() -> bool:
+    """True when payments go to the local Stripe emulator."""
+    return bool(current_app.config.get("STRIPE_API_BASE"))
+
+
+def _content_security_policy() -> str:
+    stripe_script = "" if test_mode() else " https://js.stripe.com"
+    stripe_frames = "'none'" if test_mode() else "https://js.stripe.com https://hooks.stripe.com"
+    stripe_connect = "" if test_mode() else " https://api.stripe.com"
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self'{stripe_script}",
+        f"frame-src {stripe_frames}",
+        f"connect-src 'self'{stripe_connect}",
+        "img-src 'self' data:",
+        "style-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def register_web(app: Flask) -> None:
+    """Template filters and globals, and the headers on every response."""
+    locale = app.config["BABEL_LOCALE"]
+    app.jinja_env.filters["hours"] = hours_display
+    app.jinja_env.filters["hours_decimal"] = hours_text
+    app.jinja_env.filters["money"] = lambda minor, currency="eur": money_display(
+        minor, currency, locale
+    )
+    app.jinja_env.filters["iso"] = iso_utc
+    app.jinja_env.globals["test_mode"] = test_mode
+    app.jinja_env.globals["stripe_js_url"] = STRIPE_JS_URL
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", _content_security_policy())
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response

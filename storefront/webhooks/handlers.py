@@ -1,0 +1,75 @@
+"""Recording a verified Stripe event and applying it, inside the caller's transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from storefront.extensions import db
+from storefront.models import WebhookEvent, WebhookOutcome
+from storefront.models.base import utcnow
+from storefront.payments import gateway
+from storefront.payments.gateway import StripeEvent
+from storefront.purchases import FulfilOutcome, sync_purchase
+
+log = logging.getLogger(__name__)
+
+_FULFIL_OUTCOMES = {
+    FulfilOutcome.CREDITED: WebhookOutcome.PROCESSED,
+    FulfilOutcome.UPDATED: WebhookOutcome.PROCESSED,
+    FulfilOutcome.UNCHANGED: WebhookOutcome.IGNORED,
+    FulfilOutcome.STALE: WebhookOutcome.IGNORED,
+    FulfilOutcome.NOT_OURS: WebhookOutcome.IGNORED,
+    FulfilOutcome.MISMATCH: WebhookOutcome.FAILED,
+}
+
+
+def _payment_intent_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+    intent = gateway.payment_intent_from_event(event)
+    outcome, purchase = sync_purchase(intent)
+    where = f"purchase {purchase.id}" if purchase else "no purchase"
+    return _FULFIL_OUTCOMES[outcome], f"{outcome.value}: {where} ({intent.id})"
+
+
+HANDLERS: dict[str, Callable[[StripeEvent], tuple[WebhookOutcome, str]]] = {
+    "payment_intent.succeeded": _payment_intent_event,
+    "payment_intent.processing": _payment_intent_event,
+    "payment_intent.payment_failed": _payment_intent_event,
+    "payment_intent.canceled": _payment_intent_event,
+}
+
+
+def already_received(event_id: str) -> bool:
+    """Whether this Stripe event id has been recorded (and so applied) before."""
+    return db.session.scalar(
+        select(WebhookEvent.id).where(WebhookEvent.stripe_event_id == event_id)
+    ) is not None
+
+
+def record_and_apply(event: StripeEvent, payload: bytes) -> WebhookEvent:
+    """Store the event row and apply its effects; flushes, the caller commits.
+
+    Raises IntegrityError when the same event id is being recorded concurrently, and
+    PurchaseNotVisibleYet when Stripe should retry later.
+    """
+    row = WebhookEvent(
+        stripe_event_id=event.id, type=event.type, payload=payload.decode("utf-8")
+    )
+    db.session.add(row)
+    db.session.flush()
+
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        outcome, detail = WebhookOutcome.IGNORED, "unhandled event type"
+    else:
+        outcome, detail = handler(event)
+    row.outcome = outcome.value
+    row.detail = detail
+    row.processed_at = utcnow()
+    db.session.flush()
+    level = logging.ERROR if outcome is WebhookOutcome.FAILED else logging.INFO
+    log.log(level, "webhook %s %s: %s", event.id, event.type, detail)
+    return row
+

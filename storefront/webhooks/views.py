@@ -1,0 +1,60 @@
+"""POST /api/finances/webhooks/stripe/ — Stripe's way in. Plain-text replies.
+
+2xx only after the event and its effects are committed; 4xx for a bad signature or body
+(nothing written); 5xx when Stripe should retry (database trouble, a purchase not visible yet).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, request
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from storefront.extensions import csrf, db, limiter
+from storefront.payments import gateway
+from storefront.purchases import PurchaseNotVisibleYet
+from storefront.webhooks.handlers import already_received, record_and_apply
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__)
+
+
+def _text(body: str, status: int):
+    return body, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.post("/api/finances/webhooks/stripe/")
+@csrf.exempt
+@limiter.exempt
+def stripe_webhook():
+    """Verify, record and apply one Stripe event."""
+    payload = request.get_data(cache=False)
+    try:
+        event = gateway.construct_event(payload, request.headers.get("Stripe-Signature"))
+    except gateway.WebhookSignatureError as error:
+        log.warning("webhook refused: %s", error)
+        return _text(f"Invalid webhook: {error}.", 400)
+
+    try:
+        if already_received(event.id):
+            return _text("Duplicate event; already processed.", 200)
+        record_and_apply(event, payload)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if already_received(event.id):
+            return _text("Duplicate event; already processed.", 200)
+        log.exception("webhook %s: integrity error", event.id)
+        return _text("Could not record the event; please retry.", 500)
+    except PurchaseNotVisibleYet:
+        db.session.rollback()
+        log.warning("webhook %s: purchase for %s not visible yet; asking Stripe to retry",
+                    event.id, event.object.get("id"))
+        return _text("Purchase not found yet; please retry.", 503)
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("webhook %s: database error", event.id)
+        return _text("Database unavailable; please retry.", 503)
+    return _text("OK", 200)
