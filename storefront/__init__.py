@@ -30,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     check_config(settings)
     app.config.update(settings)
     app.logger.setLevel(logging.INFO)
+    app.json.sort_keys = False  # keep the contract's field order
 
     register_extensions(app)
     register_blueprints(app)

@@ -6,7 +6,7 @@ import json
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from storefront import ledger
 from storefront.account.students import find_by_email
@@ -18,6 +18,7 @@ ledger_cli = AppGroup("ledger", help="Inspect and check the hour ledger.")
 
 
 @click.command("seed-plans")
+@with_appcontext
 def seed_plans_command() -> None:
     """Create the default pricing plans that are missing (by name)."""
     created = seed_default_plans()

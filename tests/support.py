@@ -1,0 +1,158 @@
+"""Test helpers: the Stripe emulator process, a Stripe-shaped stub, signed events, a live server."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode
+
+import stripe
+from werkzeug.serving import make_server
+
+STRIPE_SECRET_KEY = "sk_test_emulator"
+STRIPE_PUBLISHABLE_KEY = "pk_test_emulator"
+WEBHOOK_SECRET = "whsec_test_storefront_suite"
+WEBHOOK_PATH = "/api/finances/webhooks/stripe/"
+# Nothing listens here: webhooks of a finished test go nowhere.
+BLACKHOLE_URL = "http://127.0.0.1:9/"
+
+
+class Emulator:
+    """A localstripe process on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "storefront.stripe_emulator", "--port", "0", "--from-scratch"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        line = self.process.stdout.readline()
+        match = re.match(r"listening on ([\d.]+):(\d+)", line)
+        if not match:
+            self.process.kill()
+            raise RuntimeError(f"Stripe emulator did not start: {line!r}")
+        self.base_url = f"http://{match.group(1)}:{match.group(2)}"
+
+    def _call(self, method: str, path: str, data: dict | None = None) -> None:
+        body = urlencode(data).encode() if data else None
+        request = urllib.request.Request(self.base_url + path, data=body, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+
+    def reset(self) -> None:
+        """Forget every Stripe object (webhook registrations survive; re-send them)."""
+        self._call("DELETE", "/_config/data")
+
+    def send_webhooks_to(self, url: str, secret: str = WEBHOOK_SECRET) -> None:
+        self._call("POST", "/_config/webhooks/storefront", {"url": url, "secret": secret})
+
+    def client(self, api_key: str = STRIPE_SECRET_KEY) -> stripe.StripeClient:
+        """The real stripe library, pointed at the emulator (what tests use to act as Stripe)."""
+        return stripe.StripeClient(api_key, base_addresses={"api": self.base_url})
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.process.stdout.close()
+
+
+class StripeStub:
+    """A local HTTP server answering every request with one Stripe-shaped JSON response,
+    for Stripe behaviours the emulator cannot produce (rate limits, API errors)."""
+
+    def __init__(self) -> None:
+        self.status = 200
+        self.body: object = {}
+        self.requests: list[str] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                stub.requests.append(f"{self.command} {self.path}")
+                payload = stub.body if isinstance(stub.body, bytes) else json.dumps(stub.body)
+                data = payload if isinstance(payload, bytes) else payload.encode()
+                self.send_response(stub.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Request-Id", "req_stub")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _answer
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def respond(self, status: int, body: object) -> None:
+        self.status, self.body = status, body
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def stripe_error(error_type: str, message: str, code: str | None = None) -> dict:
+    error = {"type": error_type, "message": message}
+    if code:
+        error["code"] = code
+    return {"error": error}
+
+
+class LiveServer:
+    """The app served over HTTP on a free loopback port, in a thread."""
+
+    def __init__(self, app) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def signed_event(
+    event_type: str, obj: dict, *, event_id: str | None = None, created: int | None = None,
+    secret: str = WEBHOOK_SECRET, timestamp: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """A Stripe event around a real object, signed with the library's own scheme."""
+    created = created or int(time.time())
+    event = {
+        "id": event_id or f"evt_test_{time.time_ns()}",
+        "object": "event",
+        "type": event_type,
+        "created": created,
+        "api_version": "2026-10-28.endive",
+        "livemode": False,
+        "data": {"object": obj},
+    }
+    payload = json.dumps(event)
+    header = stripe.WebhookSignature.generate_signature_header(
+        payload, secret, timestamp=timestamp
+    )
+    return payload.encode(), {"Stripe-Signature": header, "Content-Type": "application/json"}
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1):
+    """Poll until predicate() is truthy; return its value or fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        time.sleep(interval)

@@ -1,0 +1,68 @@
+"""Startup refuses configurations that would be unsafe, with a one-line reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from storefront import create_app
+from storefront.config import ConfigError
+
+LIVE = {"STRIPE_SECRET_KEY": "sk_live_abc123", "STRIPE_PUBLISHABLE_KEY": "pk_live_abc123"}
+PRODUCTION = {
+    "STOREFRONT_ENV": "production",
+    "SECRET_KEY": "a-long-production-secret",
+    "SQLALCHEMY_DATABASE_URI": "sqlite://",
+    "STRIPE_WEBHOOK_SECRET": "whsec_live",
+    "STRIPE_API_BASE": None,
+    **LIVE,
+}
+
+
+def _refused(overrides: dict) -> str:
+    with pytest.raises(ConfigError) as excinfo:
+        create_app(overrides)
+    message = str(excinfo.value)
+    assert "\n" not in message
+    return message
+
+
+def test_live_keys_refused_outside_production():
+    message = _refused({"STOREFRONT_ENV": "development", "STRIPE_API_BASE": None, **LIVE})
+    assert "live Stripe keys are refused" in message
+
+
+def test_test_keys_refused_in_production():
+    message = _refused({**PRODUCTION, "STRIPE_SECRET_KEY": "sk_test_abc",
+                        "STRIPE_PUBLISHABLE_KEY": "pk_test_abc"})
+    assert "live Stripe keys" in message
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"])
+def test_missing_secret_refused_in_production(missing):
+    message = _refused({**PRODUCTION, missing: None})
+    assert missing in message and "must be set" in message
+
+
+def test_emulator_base_must_be_loopback():
+    message = _refused({"STOREFRONT_ENV": "development",
+                        "STRIPE_API_BASE": "http://10.1.2.3:8420"})
+    assert "loopback" in message
+
+
+def test_emulator_refused_in_production():
+    assert "production" in _refused({**PRODUCTION, "STRIPE_API_BASE": "http://127.0.0.1:8420"})
+
+
+def test_valid_production_config_starts():
+    app = create_app(PRODUCTION)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert "test_mode" not in app.blueprints  # no emulator-only routes with real Stripe
+
+
+def test_development_defaults_to_the_emulator(monkeypatch):
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_API_BASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STRIPE_EMULATOR_PORT", "8555")
+    app = create_app({"STOREFRONT_ENV": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["STRIPE_API_BASE"] == "http://127.0.0.1:8555"
+    assert "test_mode" in app.blueprints
