@@ -3,7 +3,8 @@
     python -m storefront.stripe_emulator --port 8420 --state-file instance/localstripe.pickle
 
 localstripe itself binds every interface and keeps its state in /tmp; this wrapper binds
-127.0.0.1 (port 0 picks a free port) and prints "listening on 127.0.0.1:PORT" once ready.
+127.0.0.1 (port 0 picks a free port), prints "listening on 127.0.0.1:PORT" once ready, and
+lets a declined PaymentIntent be retried as Stripe does.
 Development and tests only: it is not imported by the app.
 """
 
@@ -44,6 +45,26 @@ def _use_state_file(path: str | None) -> None:
     store.dump_to_disk = dump
 
 
+def _allow_retry_after_decline() -> None:
+    """Like Stripe, let a PaymentIntent be confirmed again after a declined attempt.
+
+    localstripe keeps the failed charge and refuses a second confirmation; Stripe accepts a
+    new payment method on the same PaymentIntent, which is how a student retries.
+    """
+    payment_intent = resources.PaymentIntent
+    original = payment_intent._api_update.__func__
+
+    def _api_update(cls, id, **data):  # noqa: A002  (localstripe's signature)
+        if "payment_method" in data:
+            intent = cls._api_retrieve(id)
+            charge = intent.latest_charge
+            if charge is not None and charge.status == "failed" and not intent._canceled:
+                intent.latest_charge = None
+        return original(cls, id, **data)
+
+    payment_intent._api_update = classmethod(_api_update)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8420)
@@ -52,6 +73,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     _use_state_file(args.state_file)
+    _allow_retry_after_decline()
     if not args.from_scratch:
         resources.store.try_load_from_disk()
 

@@ -148,8 +148,11 @@ class PostgresDatabase:
 @pytest.fixture(scope="session")
 def database(tmp_path_factory, stripe_emulator):
     if TEST_DATABASE_URL:
-        return PostgresDatabase(TEST_DATABASE_URL, stripe_emulator.base_url)
-    return SqliteDatabase(tmp_path_factory.mktemp("db"), stripe_emulator.base_url)
+        database = PostgresDatabase(TEST_DATABASE_URL, stripe_emulator.base_url)
+        yield database
+        database.engine.dispose()
+    else:
+        yield SqliteDatabase(tmp_path_factory.mktemp("db"), stripe_emulator.base_url)
 
 
 # --- The app ------------------------------------------------------------------------------

@@ -156,3 +156,26 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
         time.sleep(interval)
+
+
+INITIATE_URL = "/api/finances/api/purchase/initiate/"
+
+
+def start_purchase(client, plan_id: int, email: str = "ana@example.com",
+                   name: str = "Ana Silva") -> dict:
+    """Initiate a guest purchase through the API; return its JSON."""
+    response = client.post(INITIATE_URL, json={
+        "plan_id": plan_id, "student_info": {"name": name, "email": email}})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def pay(emulator: Emulator, payment_intent_id: str, payment_method: str = "pm_card_visa") -> dict:
+    """Pay (or fail to pay) a PaymentIntent at the emulator as Stripe.js would; return it."""
+    client = emulator.client()
+    client.v1.payment_intents.update(payment_intent_id, params={"payment_method": payment_method})
+    try:
+        client.v1.payment_intents.confirm(payment_intent_id)
+    except stripe.CardError:
+        pass
+    return client.v1.payment_intents.retrieve(payment_intent_id).to_dict()

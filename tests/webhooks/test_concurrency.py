@@ -1,0 +1,100 @@
+"""Exactly one credit per payment, whoever arrives first and however many at once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+import requests
+
+from storefront.extensions import db
+from storefront.ledger import verify_ledger
+from storefront.models import LedgerEntry, Purchase, WebhookEvent
+from tests.support import WEBHOOK_PATH, pay, signed_event, start_purchase, wait_for
+
+
+def _credits(app, transaction_id) -> tuple[str, int, int]:
+    with app.app_context():
+        purchase = db.session.get(Purchase, transaction_id)
+        entries = db.session.scalars(
+            db.select(LedgerEntry).where(LedgerEntry.student_id == purchase.student_id)).all()
+        assert verify_ledger() == []
+        return purchase.status, len(entries), sum(e.minutes for e in entries)
+
+
+def test_twenty_concurrent_deliveries_of_one_event_credit_once(
+    app, client, seeded, stripe_emulator, live_server
+):
+    started = start_purchase(client, seeded["Standard Package"])
+    intent = pay(stripe_emulator, started["payment_intent_id"])
+    payload, headers = signed_event("payment_intent.succeeded", intent, event_id="evt_storm")
+    barrier = Barrier(20)
+
+    def send(_):
+        barrier.wait()
+        return requests.post(live_server.url + WEBHOOK_PATH, data=payload, headers=headers,
+                             timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        statuses = list(pool.map(send, range(20)))
+    assert statuses == [200] * 20
+    assert _credits(app, started["transaction_id"]) == ("completed", 1, 600)
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(WebhookEvent)) == 1
+
+
+def test_concurrent_events_with_different_ids_credit_once(
+    app, client, seeded, stripe_emulator, live_server
+):
+    started = start_purchase(client, seeded["Basic Package"])
+    intent = pay(stripe_emulator, started["payment_intent_id"])
+    deliveries = [signed_event("payment_intent.succeeded", intent, event_id=f"evt_{n}")
+                  for n in range(10)]
+    barrier = Barrier(10)
+
+    def send(delivery):
+        barrier.wait()
+        payload, headers = delivery
+        return requests.post(live_server.url + WEBHOOK_PATH, data=payload, headers=headers,
+                             timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        assert set(pool.map(send, deliveries)) == {200}
+    assert _credits(app, started["transaction_id"]) == ("completed", 1, 300)
+
+
+def test_complete_page_racing_the_webhook_credits_once(
+    app, client, seeded, stripe_emulator, live_server
+):
+    for round_ in range(3):
+        started = start_purchase(client, seeded["Basic Package"], email=f"r{round_}@example.com")
+        intent = pay(stripe_emulator, started["payment_intent_id"])
+        payload, headers = signed_event("payment_intent.succeeded", intent)
+        complete_url = (f"{live_server.url}/checkout/complete?payment_intent={intent['id']}"
+                        f"&payment_intent_client_secret={intent['client_secret']}")
+        barrier = Barrier(4)
+
+        def hit(kind):
+            barrier.wait()
+            if kind == "page":
+                response = requests.get(complete_url, timeout=60)
+                assert 'data-payment-status="succeeded"' in response.text
+                return response.status_code
+            return requests.post(live_server.url + WEBHOOK_PATH, data=payload,
+                                 headers=headers, timeout=60).status_code
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            assert set(pool.map(hit, ["page", "hook", "page", "hook"])) == {200}
+        assert _credits(app, started["transaction_id"]) == ("completed", 1, 300)
+
+
+def test_emulator_webhook_credits_after_payment(app, client, seeded, stripe_emulator,
+                                                live_server):
+    """The whole offline loop: the emulator itself signs and delivers the event."""
+    started = start_purchase(client, seeded["Basic Package"])
+    pay(stripe_emulator, started["payment_intent_id"])
+    wait_for(lambda: _credits(app, started["transaction_id"])[0] == "completed", timeout=15)
+    assert _credits(app, started["transaction_id"]) == ("completed", 1, 300)
+    with app.app_context():
+        event = db.session.scalars(db.select(WebhookEvent)).one()
+        assert (event.type, event.outcome) == ("payment_intent.succeeded", "processed")
