@@ -63,28 +63,33 @@ def test_concurrent_events_with_different_ids_credit_once(
     assert _credits(app, started["transaction_id"]) == ("completed", 1, 300)
 
 
+def _race_page_and_webhook(live_server, intent) -> set[int]:
+    """Two complete-page loads and two webhook deliveries, released at the same instant."""
+    payload, headers = signed_event("payment_intent.succeeded", intent)
+    complete_url = (f"{live_server.url}/checkout/complete?payment_intent={intent['id']}"
+                    f"&payment_intent_client_secret={intent['client_secret']}")
+    barrier = Barrier(4)
+
+    def hit(kind):
+        barrier.wait()
+        if kind == "page":
+            response = requests.get(complete_url, timeout=60)
+            assert 'data-payment-status="succeeded"' in response.text
+            return response.status_code
+        return requests.post(live_server.url + WEBHOOK_PATH, data=payload,
+                             headers=headers, timeout=60).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return set(pool.map(hit, ["page", "hook", "page", "hook"]))
+
+
 def test_complete_page_racing_the_webhook_credits_once(
     app, client, seeded, stripe_emulator, live_server
 ):
     for round_ in range(3):
         started = start_purchase(client, seeded["Basic Package"], email=f"r{round_}@example.com")
         intent = pay(stripe_emulator, started["payment_intent_id"])
-        payload, headers = signed_event("payment_intent.succeeded", intent)
-        complete_url = (f"{live_server.url}/checkout/complete?payment_intent={intent['id']}"
-                        f"&payment_intent_client_secret={intent['client_secret']}")
-        barrier = Barrier(4)
-
-        def hit(kind):
-            barrier.wait()
-            if kind == "page":
-                response = requests.get(complete_url, timeout=60)
-                assert 'data-payment-status="succeeded"' in response.text
-                return response.status_code
-            return requests.post(live_server.url + WEBHOOK_PATH, data=payload,
-                                 headers=headers, timeout=60).status_code
-
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            assert set(pool.map(hit, ["page", "hook", "page", "hook"])) == {200}
+        assert _race_page_and_webhook(live_server, intent) == {200}
         assert _credits(app, started["transaction_id"]) == ("completed", 1, 300)
 
 

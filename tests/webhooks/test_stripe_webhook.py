@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from storefront.extensions import db
-from storefront.models import LedgerEntry, Purchase, WebhookEvent
 from storefront.ledger import verify_ledger
+from storefront.models import LedgerEntry, Purchase, WebhookEvent
 from tests.support import WEBHOOK_PATH, pay, signed_event, start_purchase
 
 

@@ -1,0 +1,96 @@
+"""`flask ledger verify` and `flask ledger show`, and the append-only rule."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from storefront.extensions import db
+from tests.support import WEBHOOK_PATH, pay, signed_event, start_purchase
+
+
+@pytest.fixture
+def credited(client, seeded, stripe_emulator):
+    """Ana has paid for the Basic Package and the webhook has credited 300 minutes."""
+    started = start_purchase(client, seeded["Basic Package"])
+    intent = pay(stripe_emulator, started["payment_intent_id"])
+    payload, headers = signed_event("payment_intent.succeeded", intent)
+    assert client.post(WEBHOOK_PATH, data=payload, headers=headers).status_code == 200
+    return started
+
+
+def test_ledger_show_json(runner, credited):
+    result = runner.invoke(args=["ledger", "show", "ANA@example.com", "--json"])
+    assert result.exit_code == 0
+    shown = json.loads(result.output)
+    assert shown["email"] == "ana@example.com" and shown["available_minutes"] == 300
+    [lot] = shown["lots"]
+    assert (lot["purchase_id"], lot["minutes_granted"], lot["minutes_remaining"]) == (
+        credited["transaction_id"], 300, 300)
+    assert lot["expires_at"].endswith("Z")
+    [entry] = shown["entries"]
+    assert (entry["kind"], entry["minutes"], entry["reference"]) == (
+        "purchase_credit", 300, credited["payment_intent_id"])
+    table = runner.invoke(args=["ledger", "show", "ana@example.com"])
+    assert "5.00 hours available" in table.output
+
+
+def test_ledger_show_unknown_email_fails(runner, app):
+    result = runner.invoke(args=["ledger", "show", "nobody@example.com"])
+    assert result.exit_code != 0 and "No student" in result.output
+
+
+def test_verify_passes_on_a_sound_ledger(runner, credited):
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0 and "OK" in result.output
+
+
+@pytest.mark.parametrize(("corruption", "complaint"), [
+    ("UPDATE balances SET available_minutes = 999", "balance 999 != sum of entries 300"),
+    ("UPDATE lots SET minutes_remaining = 10", "remaining 10 != sum of its entries 300"),
+    ("UPDATE purchases SET status = 'completed', paid_at = created_at "
+     "WHERE status = 'pending'", "completed but its hours were never credited"),
+])
+def test_verify_catches_a_corrupted_ledger(runner, app, client, seeded, credited, corruption,
+                                           complaint):
+    start_purchase(client, seeded["Premium Package"], email="bo@example.com")  # pending
+    with app.app_context():
+        db.session.execute(text(corruption))
+        db.session.commit()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1
+    assert complaint in result.output
+
+
+def test_verify_catches_a_double_credit(runner, app, credited):
+    with app.app_context():
+        db.session.execute(text(
+            "INSERT INTO ledger_entries (student_id, lot_id, kind, minutes, reference,"
+            " idempotency_key, created_at) SELECT student_id, lot_id, kind, minutes, reference,"
+            " 'forged-second-credit', created_at FROM ledger_entries"))
+        db.session.commit()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1
+    assert f"payment {credited['payment_intent_id']}: credited 2 times" in result.output
+    assert "balance 300 != sum of entries 600" in result.output
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE ledger_entries SET minutes = 1",
+    "DELETE FROM ledger_entries",
+])
+def test_ledger_entries_are_append_only(app, credited, statement):
+    with app.app_context():
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+
+
+def test_database_refuses_a_negative_balance(app, credited):
+    with app.app_context():
+        with pytest.raises(DBAPIError):
+            db.session.execute(text("UPDATE balances SET available_minutes = -1"))
+        db.session.rollback()
