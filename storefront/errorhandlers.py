@@ -8,6 +8,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from storefront.errors import StorefrontError
 from storefront.extensions import db
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,14 @@ def register_error_handlers(app: Flask) -> None:
         if _wants_json():
             return jsonify({"detail": f"CSRF Failed: {error.description}"}), 403
         return render_template("errors/csrf.html"), 400
+
+    @app.errorhandler(StorefrontError)
+    def refused(error: StorefrontError):
+        """A service's refusal (e.g. Stripe unreachable) that a view did not handle itself."""
+        db.session.rollback()
+        if _wants_json():
+            return jsonify(error.to_json()), error.status
+        return render_template("errors/refused.html", message=error.message), error.status
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -81,7 +81,7 @@ def pay(purchase_id: int):
     """The Payment Element for one purchase this browser started."""
     purchase = _purchase_for_browser(purchase_id)
     if purchase.state is PurchaseStatus.COMPLETED:
-        return redirect(url_for("checkout.receipt_pending", purchase_id=purchase.id))
+        return redirect(url_for("checkout.purchase_status", purchase_id=purchase.id))
     intent = gateway.retrieve_payment_intent(purchase.payment_intent_id)
     payable = intent.status in ("requires_payment_method", "requires_confirmation",
                                 "requires_action")
@@ -96,8 +96,8 @@ def pay(purchase_id: int):
 
 
 @bp.get("/purchase/<int:purchase_id>")
-def receipt_pending(purchase_id: int):
-    """Where a finished purchase's pay link leads: its outcome, read from our records."""
+def purchase_status(purchase_id: int):
+    """Where a finished purchase's pay link leads: its outcome, from our records."""
     purchase = _purchase_for_browser(purchase_id)
     return render_template("checkout/complete.html", purchase=purchase,
                            payment_status=None, can_retry=False)

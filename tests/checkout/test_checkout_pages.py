@@ -242,3 +242,23 @@ def test_real_stripe_mode_has_no_test_mode_route(make_app):
     response = client.get("/")
     assert "https://js.stripe.com" in response.headers["Content-Security-Policy"]
     assert "Test mode" not in response.get_data(as_text=True)
+
+
+def test_payment_page_explains_a_stripe_outage(make_app, seeded_with, stripe_stub):
+    from tests.support import stripe_error
+
+    app = make_app(STRIPE_API_BASE=stripe_stub.base_url)
+    plan_id = seeded_with(app)
+    stripe_stub.respond(200, {
+        "id": "pi_stub", "object": "payment_intent", "status": "requires_payment_method",
+        "amount": 7500, "currency": "eur", "client_secret": "pi_stub_secret_abc",
+        "metadata": {}})
+    client = app.test_client()
+    started = start_as_guest(client, plan_id)
+    assert started.status_code == 302
+
+    stripe_stub.respond(500, stripe_error("api_error", "internal detail from Stripe"))
+    page = client.get(started.headers["Location"])
+    html = page.get_data(as_text=True)
+    assert page.status_code == 502
+    assert "The payment service had a problem" in html and "internal detail" not in html
