@@ -262,3 +262,17 @@ def test_payment_page_explains_a_stripe_outage(make_app, seeded_with, stripe_stu
     html = page.get_data(as_text=True)
     assert page.status_code == 502
     assert "The payment service had a problem" in html and "internal detail" not in html
+
+
+def test_checkout_page_is_rate_limited_with_an_html_page(make_app, seeded_with):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_INITIATE_IP="2 per hour",
+                   RATELIMIT_INITIATE_EMAIL="50 per hour")
+    plan_id = seeded_with(app)
+    client = app.test_client()
+    statuses = [start_as_guest(client, plan_id, email=f"g{n}@example.com").status_code
+                for n in range(3)]
+    assert statuses == [302, 302, 429]
+    limited = start_as_guest(client, plan_id, email="g9@example.com")
+    assert "Too many attempts" in limited.get_data(as_text=True)
+    assert int(limited.headers["Retry-After"]) > 0
+    assert len(purchases(app)) == 2
