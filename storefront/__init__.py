@@ -53,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     from storefront.account.login import configure_login
     from storefront.catalog.services import watch_plan_changes
     from storefront.database import configure_sqlite
+    from storefront.mail import watch_commits
     from storefront.extensions import cache, csrf, db, limiter, migrate
 
     db.init_app(app)
@@ -66,13 +67,16 @@ def register_extensions(app: Flask) -> None:
     configure_login(app)
     configure_sqlite(app)
     watch_plan_changes()
+    watch_commits()
 
 
 def register_blueprints(app: Flask) -> None:
     """The site's pages, the JSON API and the webhook; the test-mode routes only offline."""
     from storefront import api, catalog, checkout, webhooks
+    from storefront.account.views import bp as account_bp
 
     app.register_blueprint(catalog.bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(webhooks.bp)

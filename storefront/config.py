@@ -84,6 +84,20 @@ class Config:
             "RATELIMIT_HEADERS_ENABLED": True,
             "RATELIMIT_INITIATE_IP": _env("RATELIMIT_INITIATE_IP", "10 per hour"),
             "RATELIMIT_INITIATE_EMAIL": _env("RATELIMIT_INITIATE_EMAIL", "5 per hour"),
+            "RATELIMIT_LOGIN_IP": _env("RATELIMIT_LOGIN_IP", "30 per hour"),
+            "RATELIMIT_LOGIN_EMAIL": _env("RATELIMIT_LOGIN_EMAIL", "10 per hour"),
+            "RATELIMIT_RESET_IP": _env("RATELIMIT_RESET_IP", "10 per hour"),
+            "RATELIMIT_RESET_EMAIL": _env("RATELIMIT_RESET_EMAIL", "3 per hour"),
+            "RATELIMIT_REGISTER_IP": _env("RATELIMIT_REGISTER_IP", "10 per hour"),
+            "PUBLIC_BASE_URL": _env("PUBLIC_BASE_URL"),
+            "MAIL_SERVER": _env("MAIL_SERVER"),
+            "MAIL_PORT": int(_env("MAIL_PORT", "25")),
+            "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS", False),
+            "MAIL_USE_SSL": _env_bool("MAIL_USE_SSL", False),
+            "MAIL_USERNAME": _env("MAIL_USERNAME"),
+            "MAIL_PASSWORD": _env("MAIL_PASSWORD"),
+            "MAIL_DEFAULT_SENDER": _env("MAIL_DEFAULT_SENDER", "Storefront <no-reply@localhost>"),
+            "MAIL_OUTBOX_DIR": _env("MAIL_OUTBOX_DIR"),
             "CACHE_TYPE": _env("CACHE_TYPE", "SimpleCache"),
             "CACHE_REDIS_URL": _env("CACHE_REDIS_URL"),
             "PRICING_CACHE_SECONDS": int(_env("PRICING_CACHE_SECONDS", "3600")),
@@ -165,7 +179,7 @@ def check_config(config: dict[str, Any]) -> None:
     production = env == "production"
     required = ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY"]
     if production:
-        required += ["STRIPE_WEBHOOK_SECRET", "SQLALCHEMY_DATABASE_URI"]
+        required += ["STRIPE_WEBHOOK_SECRET", "SQLALCHEMY_DATABASE_URI", "MAIL_SERVER"]
     for name in required:
         if not config.get(name):
             label = "DATABASE_URL" if name == "SQLALCHEMY_DATABASE_URI" else name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, url_for
 
 from storefront.formatting import hours_display, hours_text, iso_utc, money_display
 
@@ -12,6 +12,15 @@ STRIPE_JS_URL = "https://js.stripe.com/v3/"
 def test_mode() -> bool:
     """True when payments go to the local Stripe emulator."""
     return bool(current_app.config.get("STRIPE_API_BASE"))
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """A full URL for links in email: PUBLIC_BASE_URL when set, else the current request's."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base is None and has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    with current_app.test_request_context(base_url=base or "http://127.0.0.1:5000/"):
+        return url_for(endpoint, _external=True, **values)
 
 
 def _content_security_policy() -> str:

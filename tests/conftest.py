@@ -4,15 +4,16 @@ TEST_DATABASE_URL), the app, its test client, a live server and a real Chromium.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 import flask_migrate
 import pytest
-from flask_login.utils import _create_identifier
 from sqlalchemy import create_engine, text
 
 from storefront import create_app, ledger
+from storefront.account.passwords import hash_password
 from storefront.extensions import db
 from storefront.models import User
 from tests.support import (
@@ -216,12 +217,17 @@ def live_server(app, stripe_emulator):
     server.stop()
 
 
+PASSWORD = "violet-harbour-lantern-42"
+
+
 @pytest.fixture
 def make_user(app):
+    """Create an account (a guest when password is None); return its id."""
     def factory(email: str = "sam@example.com", name: str = "Sam Student", *,
-                staff: bool = False) -> int:
+                staff: bool = False, password: str | None = PASSWORD) -> int:
         with app.app_context():
-            user = User(email=email, name=name, password_hash=None, is_staff=staff)
+            user = User(email=email, name=name, is_staff=staff,
+                        password_hash=hash_password(password) if password else None)
             db.session.add(user)
             db.session.flush()
             ledger.open_balance(user)
@@ -231,14 +237,19 @@ def make_user(app):
     return factory
 
 
-def log_in(client, user_id: int) -> None:
-    """Give the test client the session of a logged-in user (login pages come later)."""
-    with client.application.test_request_context(environ_base=client.environ_base):
-        identifier = _create_identifier()
-    with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
-        session["_fresh"] = True
-        session["_id"] = identifier
+def csrf_token(client, url: str = "/") -> str:
+    """The CSRF token a page gives this client."""
+    html = client.get(url).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+def log_in(client, email: str, password: str = PASSWORD):
+    """Log in through the login page, as a person would."""
+    response = client.post("/account/login", data={
+        "csrf_token": csrf_token(client, "/account/login"), "email": email,
+        "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
 
 
 # --- Browser ------------------------------------------------------------------------------

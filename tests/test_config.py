@@ -14,6 +14,7 @@ PRODUCTION = {
     "SQLALCHEMY_DATABASE_URI": "sqlite://",
     "STRIPE_WEBHOOK_SECRET": "whsec_live",
     "STRIPE_API_BASE": None,
+    "MAIL_SERVER": "smtp.example.com",
     **LIVE,
 }
 
@@ -37,7 +38,8 @@ def test_test_keys_refused_in_production():
     assert "live Stripe keys" in message
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"])
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY",
+                                     "MAIL_SERVER"])
 def test_missing_secret_refused_in_production(missing):
     message = _refused({**PRODUCTION, missing: None})
     assert missing in message and "must be set" in message

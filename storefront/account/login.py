@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, jsonify, request
+import hmac
+
+from flask import Flask, jsonify, redirect, request, url_for
 
 from storefront.extensions import db, login_manager
 from storefront.models import User
@@ -15,13 +17,20 @@ def configure_login(app: Flask) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_id: str) -> User | None:
+    """The user whose id and current session token the session holds."""
+    user_id, _, token = session_id.partition(":")
+    if not user_id.isdigit() or not token:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not hmac.compare_digest(user.session_token, token):
+        return None
+    return user
 
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    """401 JSON under /api/; a 401 page elsewhere."""
+    """401 JSON under /api/; elsewhere, the login page, coming back here afterwards."""
     if request.path.startswith("/api/"):
         return jsonify({"detail": "Authentication credentials were not provided."}), 401
-    abort(401)
+    return redirect(url_for("account.login", next=request.full_path.rstrip("?")))

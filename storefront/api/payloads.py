@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storefront.errors import ValidationError
-from storefront.purchases.validation import FieldError, clean_email, clean_student_name
+from storefront.validation import FieldError, clean_email, clean_student_name
 
 REQUIRED = "This field is required."
 

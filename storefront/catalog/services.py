@@ -155,4 +155,5 @@ def _invalidate_after_commit(session: Session) -> None:
 
 
 def _forget_mark(session: Session, previous_transaction) -> None:
-    session.info.pop("plans_changed", None)
+    if not previous_transaction.nested:
+        session.info.pop("plans_changed", None)

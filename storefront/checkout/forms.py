@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
 from wtforms.validators import ValidationError
 
-from storefront.purchases.validation import FieldError, clean_email, clean_student_name
+from storefront.validation import FieldError, clean_email, clean_student_name
 
 
 def _rule(clean):

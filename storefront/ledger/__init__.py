@@ -1,7 +1,19 @@
 """The hour ledger: the only writer of ledger entries, lots and balances."""
 
+from storefront.ledger.consumption import consume_minutes, expire_lots, usable_lots
 from storefront.ledger.entries import credit_purchase, lock_balance, open_balance
+from storefront.ledger.errors import InsufficientBalance
 from storefront.ledger.statement import student_statement
 from storefront.ledger.verify import verify_ledger
 
-__all__ = ["credit_purchase", "lock_balance", "open_balance", "student_statement", "verify_ledger"]
+__all__ = [
+    "InsufficientBalance",
+    "consume_minutes",
+    "credit_purchase",
+    "expire_lots",
+    "lock_balance",
+    "open_balance",
+    "student_statement",
+    "usable_lots",
+    "verify_ledger",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -24,7 +25,17 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(150))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Part of the login session's id: rotating it ends every session of this user.
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the current session token."""
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Invalidate every login session of this user, copied cookies included."""
+        self.session_token = secrets.token_hex(16)
 
     @property
     def is_guest(self) -> bool:

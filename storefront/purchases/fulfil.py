@@ -13,6 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from storefront import ledger
+from storefront.account.services import purchase_credited
 from storefront.extensions import db
 from storefront.models import Purchase, PurchaseStatus
 from storefront.models.base import utcnow
@@ -87,6 +88,7 @@ def sync_purchase(intent: PaymentIntentInfo) -> tuple[FulfilOutcome, Purchase | 
         purchase.status = target.value
         purchase.failure_message = None
         ledger.credit_purchase(purchase, paid_at)
+        purchase_credited(purchase)
         return FulfilOutcome.CREDITED, purchase
 
     purchase.status = target.value

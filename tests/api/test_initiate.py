@@ -160,7 +160,7 @@ def test_anonymous_form_post_is_refused_with_415(app, client, seeded):
 
 def test_logged_in_post_needs_the_csrf_token(app, client, seeded, make_user):
     user_id = make_user("sam@example.com", "Sam Student")
-    log_in(client, user_id)
+    log_in(client, "sam@example.com")
     payload = body(seeded["Basic Package"], name="Sam Student", email="sam@example.com")
     refused = client.post(URL, json=payload)
     assert refused.status_code == 403 and "CSRF" in refused.get_json()["detail"]

@@ -9,13 +9,8 @@ import pytest
 from storefront.extensions import db
 from storefront.ledger import verify_ledger
 from storefront.models import LedgerEntry, Purchase, User
-from tests.conftest import log_in
+from tests.conftest import csrf_token, log_in
 from tests.support import pay
-
-
-def csrf_token(client, url="/") -> str:
-    html = client.get(url).get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
 
 
 def purchases(app) -> list[Purchase]:
@@ -47,7 +42,7 @@ def test_checkout_page_shows_the_plan_and_asks_a_guest_for_details(client, seede
 
 def test_logged_in_student_is_not_asked_for_details(app, client, seeded, make_user):
     user_id = make_user("sam@example.com", "Sam Student")
-    log_in(client, user_id)
+    log_in(client, "sam@example.com")
     plan_id = seeded["Basic Package"]
     html = client.get(f"/checkout/{plan_id}").get_data(as_text=True)
     assert 'name="email"' not in html and "Buying as" in html

@@ -1,4 +1,4 @@
-"""Rules for what a buyer types: their name and email. Shared by the API and the pages."""
+"""Rules for what people type: names and email addresses. Shared by the API and the pages."""
 
 from __future__ import annotations
 

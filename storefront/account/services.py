@@ -1,0 +1,126 @@
+"""Accounts: registration, login, password links, and what a credited purchase tells its owner.
+
+Nothing here reveals whether an email has an account: registration and reset answer the
+same way for every address and say the rest by email.
+"""
+
+from __future__ import annotations
+
+from storefront import ledger
+from storefront.account.passwords import (
+    check_new_password,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+from storefront.account.students import find_by_email
+from storefront.account.tokens import (
+    InvalidToken,
+    make_token,
+    password_fingerprint,
+    read_token,
+)
+from storefront.extensions import db
+from storefront.mail import queue_mail
+from storefront.models import Purchase, User
+from storefront.web import absolute_url
+
+
+def password_link(purpose: str, user: User) -> str:
+    """A claim or reset link for the user, valid until a password is set with it."""
+    token = make_token(purpose, {"uid": user.id, "fp": password_fingerprint(user.password_hash)})
+    endpoint = "account.claim" if purpose == "claim" else "account.reset_password"
+    return absolute_url(endpoint, token=token)
+
+
+def register(*, name: str, email: str, password: str) -> None:
+    """Email a confirmation link (new address), a claim link (guest account) or a reminder
+    (existing account). The account exists only once the link is followed."""
+    password_hash = hash_password(password)  # always, so every branch takes as long
+    user = find_by_email(email)
+    if user is None:
+        token = make_token("register", {"email": email, "name": name, "pw": password_hash})
+        queue_mail(email, "register_confirm", name=name,
+                   link=absolute_url("account.confirm_registration", token=token))
+    elif user.is_guest:
+        queue_mail(email, "claim", user=user, purchase=None, link=password_link("claim", user))
+    else:
+        queue_mail(email, "already_registered", user=user,
+                   login_link=absolute_url("account.login"),
+                   reset_link=absolute_url("account.forgot_password"))
+
+
+def confirm_registration(token: str) -> User:
+    """Create the account a registration link describes (or give a guest account its
+    password). A second use of the link fails."""
+    payload = read_token("register", token)
+    email, name, password_hash = payload.get("email"), payload.get("name"), payload.get("pw")
+    if not (isinstance(email, str) and isinstance(name, str) and isinstance(password_hash, str)):
+        raise InvalidToken("This link is not valid.")
+    user = find_by_email(email)
+    if user is None:
+        user = User(email=email, name=name, password_hash=password_hash)
+        db.session.add(user)
+        db.session.flush()
+        ledger.open_balance(user)
+    elif user.is_guest:
+        user.name, user.password_hash = name, password_hash
+    else:
+        raise InvalidToken("This link has already been used. Log in instead.")
+    db.session.flush()
+    return user
+
+
+def user_for_link(purpose: str, token: str) -> User:
+    """The user a claim or reset link is for, if the link is still good."""
+    payload = read_token(purpose, token)
+    user_id = payload.get("uid")
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or payload.get("fp") != password_fingerprint(user.password_hash):
+        raise InvalidToken("This link has already been used or is no longer valid.")
+    if purpose == "claim" and not user.is_guest:
+        raise InvalidToken("This account already has a password. Log in instead.")
+    return user
+
+
+def set_password_from_link(purpose: str, token: str, password: str) -> User:
+    """Set the password a claim or reset link allows; ends the user's other sessions."""
+    user = user_for_link(purpose, token)
+    user.password_hash = hash_password(check_new_password(password))
+    user.end_sessions()
+    db.session.flush()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user if the password is right; None for a wrong password or an unknown email,
+    which take the same time. Upgrades the hash when its parameters are outdated."""
+    user = find_by_email(email)
+    if not verify_password(user.password_hash if user else None, password):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.flush()
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link (or a claim link for a guest account); silent for unknown emails."""
+    user = find_by_email(email)
+    if user is None:
+        return
+    if user.is_guest:
+        queue_mail(email, "claim", user=user, purchase=None, link=password_link("claim", user))
+    else:
+        queue_mail(email, "reset", user=user, link=password_link("reset", user))
+
+
+def purchase_credited(purchase: Purchase) -> None:
+    """Tell the student their hours arrived; a guest also gets the link to claim the account."""
+    student = purchase.student
+    if student.is_guest:
+        queue_mail(student.email, "claim", user=student, purchase=purchase,
+                   link=password_link("claim", student))
+    else:
+        queue_mail(student.email, "hours_added", user=student, purchase=purchase,
+                   link=absolute_url("account.dashboard"))

@@ -1,0 +1,155 @@
+"""Account pages: register, log in and out, password links, guest claim, dashboard, receipts."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from storefront.account import services
+from storefront.account.forms import (
+    ConfirmForm,
+    ForgotPasswordForm,
+    LoginForm,
+    RegisterForm,
+    SetPasswordForm,
+)
+from storefront.account.overview import completed_purchases, student_overview
+from storefront.account.redirects import safe_next
+from storefront.account.throttle import login_limits, register_limits, reset_limits
+from storefront.account.tokens import InvalidToken
+from storefront.extensions import db
+from storefront.models import Purchase, PurchaseStatus
+from storefront.models.base import utcnow
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+LOGIN_FAILED = "Incorrect email or password."
+
+
+def start_session(user) -> None:
+    """Log the user in on a fresh session (the old one's contents and id are dropped)."""
+    checkout = session.get("checkout_purchases")
+    session.clear()
+    if checkout:
+        session["checkout_purchases"] = checkout
+    login_user(user)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@register_limits
+def register():
+    form = RegisterForm()
+    if form.validate_on_submit():
+        services.register(name=form.name.data, email=form.email.data,
+                          password=form.password.data)
+        db.session.commit()
+        return render_template("account/check_email.html", email=form.email.data)
+    return render_template("account/register.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/register/confirm/<token>", methods=["GET", "POST"])
+def confirm_registration(token: str):
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            user = services.confirm_registration(token)
+        except InvalidToken as error:
+            return render_template("account/bad_link.html", message=str(error)), 400
+        db.session.commit()
+        start_session(user)
+        flash("Welcome! Your account is ready.", "success")
+        return redirect(url_for("account.dashboard"))
+    return render_template("account/confirm.html", form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@login_limits
+def login():
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            db.session.commit()
+            start_session(user)
+            return redirect(safe_next(form.next.data) or url_for("account.dashboard"))
+    failed = request.method == "POST"
+    return render_template("account/login.html", form=form,
+                           error=LOGIN_FAILED if failed else None), 400 if failed else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    current_user.end_sessions()
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("catalog.plans"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@reset_limits
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        return render_template("account/check_email.html", email=form.email.data)
+    return render_template("account/forgot.html", form=form), 400 if form.errors else 200
+
+
+def _set_password_page(purpose: str, token: str, title: str):
+    try:
+        user = services.user_for_link(purpose, token)
+    except InvalidToken as error:
+        return render_template("account/bad_link.html", message=str(error)), 400
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        user = services.set_password_from_link(purpose, token, form.password.data)
+        db.session.commit()
+        start_session(user)
+        flash("Your password is set.", "success")
+        return redirect(url_for("account.dashboard"))
+    return render_template("account/set_password.html", form=form, title=title,
+                           user=user), 400 if form.errors else 200
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    return _set_password_page("reset", token, "Choose a new password")
+
+
+@bp.route("/claim/<token>", methods=["GET", "POST"])
+def claim(token: str):
+    return _set_password_page("claim", token, "Set a password for your account")
+
+
+@bp.get("")
+@login_required
+def dashboard():
+    overview = student_overview(current_user, utcnow())
+    return render_template("account/dashboard.html", overview=overview,
+                           purchases=completed_purchases(current_user),
+                           history=db.session.scalars(
+                               db.select(Purchase).where(Purchase.student_id == current_user.id)
+                               .order_by(Purchase.created_at.desc())).all())
+
+
+@bp.get("/purchases/<int:purchase_id>")
+@login_required
+def receipt(purchase_id: int):
+    purchase = db.session.get(Purchase, purchase_id)
+    if (purchase is None or purchase.student_id != current_user.id
+            or purchase.status != PurchaseStatus.COMPLETED.value):
+        abort(404)
+    return render_template("account/receipt.html", purchase=purchase)

@@ -1,0 +1,117 @@
+"""Drawing minutes for tutoring sessions and expiring lots past their date."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+
+from storefront.extensions import db
+from storefront.ledger.entries import lock_balance
+from storefront.ledger.errors import InsufficientBalance
+from storefront.models import EntryKind, LedgerEntry, Lot
+
+log = logging.getLogger(__name__)
+
+
+def usable_lots(student_id: int, now: datetime) -> list[Lot]:
+    """Lots with minutes left and not past their expiry, soonest-expiring first."""
+    return list(db.session.scalars(
+        select(Lot)
+        .where(
+            Lot.student_id == student_id,
+            Lot.minutes_remaining > 0,
+            or_(Lot.expires_at.is_(None), Lot.expires_at > now),
+        )
+        .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id)
+        .execution_options(populate_existing=True)
+    ))
+
+
+def consume_minutes(
+    *, student_id: int, minutes: int, session_ref: str, now: datetime
+) -> list[LedgerEntry]:
+    """Draw minutes for one session, soonest-expiring lot first, possibly across lots.
+
+    Never overdraws: without enough usable minutes nothing is drawn and InsufficientBalance
+    is raised. A repeated session_ref returns the entries written the first time.
+    """
+    if minutes <= 0:
+        raise ValueError("minutes must be positive")
+    balance = lock_balance(student_id)
+    existing = list(db.session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.kind == EntryKind.CONSUMPTION.value,
+            LedgerEntry.reference == session_ref,
+        ).order_by(LedgerEntry.id)
+    ))
+    if existing:
+        return existing
+
+    lots = usable_lots(student_id, now)
+    available = sum(lot.minutes_remaining for lot in lots)
+    if available < minutes:
+        raise InsufficientBalance(required=minutes, available=available)
+
+    entries, left = [], minutes
+    for lot in lots:
+        if left == 0:
+            break
+        take = min(left, lot.minutes_remaining)
+        lot.minutes_remaining -= take
+        left -= take
+        entry = LedgerEntry(
+            student_id=student_id, lot_id=lot.id, kind=EntryKind.CONSUMPTION.value,
+            minutes=-take, reference=session_ref,
+            idempotency_key=f"consumption:{session_ref}:lot:{lot.id}",
+        )
+        db.session.add(entry)
+        entries.append(entry)
+    balance.available_minutes -= minutes
+    db.session.flush()
+    log.info("student %d: consumed %d minutes for %s", student_id, minutes, session_ref)
+    return entries
+
+
+@dataclass(frozen=True)
+class Expiry:
+    lot_id: int
+    student_id: int
+    minutes: int
+
+
+def expire_lots(*, now: datetime, grace: timedelta = timedelta(0),
+                dry_run: bool = False) -> list[Expiry]:
+    """Expire the remaining minutes of every lot past expiry + grace, one entry per lot.
+
+    Running it again finds nothing left to expire.
+    """
+    due = list(db.session.scalars(
+        select(Lot).where(
+            Lot.minutes_remaining > 0,
+            Lot.expires_at.is_not(None),
+            Lot.expires_at <= now - grace,
+        ).order_by(Lot.student_id, Lot.id)
+    ))
+    expired = []
+    for lot in due:
+        if dry_run:
+            expired.append(Expiry(lot.id, lot.student_id, lot.minutes_remaining))
+            continue
+        balance = lock_balance(lot.student_id)
+        db.session.refresh(lot)  # re-read under the lock
+        if lot.minutes_remaining == 0:
+            continue
+        minutes = lot.minutes_remaining
+        db.session.add(LedgerEntry(
+            student_id=lot.student_id, lot_id=lot.id, kind=EntryKind.EXPIRY.value,
+            minutes=-minutes, reference=f"lot:{lot.id}",
+            idempotency_key=f"expiry:lot:{lot.id}",
+        ))
+        lot.minutes_remaining = 0
+        balance.available_minutes -= minutes
+        expired.append(Expiry(lot.id, lot.student_id, minutes))
+    db.session.flush()
+    return expired
