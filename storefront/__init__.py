@@ -53,8 +53,8 @@ def register_extensions(app: Flask) -> None:
     from storefront.account.login import configure_login
     from storefront.catalog.services import watch_plan_changes
     from storefront.database import configure_sqlite
-    from storefront.mail import watch_commits
     from storefront.extensions import cache, csrf, db, limiter, migrate
+    from storefront.mail import watch_commits
 
     db.init_app(app)
     migrate.init_app(

@@ -9,12 +9,16 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from storefront import ledger
+from storefront.account.passwords import check_new_password, hash_password
 from storefront.account.students import find_by_email
 from storefront.catalog.services import seed_default_plans
 from storefront.extensions import db
 from storefront.formatting import hours_text
+from storefront.models import User
+from storefront.validation import FieldError, clean_email, clean_student_name
 
 ledger_cli = AppGroup("ledger", help="Inspect and check the hour ledger.")
+users_cli = AppGroup("users", help="Manage accounts.")
 
 
 @click.command("seed-plans")
@@ -65,7 +69,33 @@ def ledger_verify() -> None:
     click.echo("Ledger OK: every invariant holds.")
 
 
+@users_cli.command("create-staff")
+@click.argument("email")
+@click.option("--name", default="Staff", show_default=True)
+@click.password_option(help="Asked for when not given.")
+def create_staff(email: str, name: str, password: str) -> None:
+    """Create a staff account, or make an existing account staff (and set its password)."""
+    try:
+        email = clean_email(email)
+        name = clean_student_name(name)
+        check_new_password(password)
+    except FieldError as error:
+        raise click.ClickException(str(error)) from None
+    user = find_by_email(email)
+    if user is None:
+        user = User(email=email, name=name)
+        db.session.add(user)
+        db.session.flush()
+        ledger.open_balance(user)
+    user.is_staff = True
+    user.password_hash = hash_password(password)
+    user.end_sessions()
+    db.session.commit()
+    click.echo(f"{email} is staff.")
+
+
 def register_commands(app: Flask) -> None:
     """Attach the storefront's commands to `flask`."""
     app.cli.add_command(seed_plans_command)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(users_cli)

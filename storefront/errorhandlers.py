@@ -34,7 +34,9 @@ def _wants_json() -> bool:
 def _respond(error: HTTPException):
     status = error.code or 500
     if _wants_json():
-        body = jsonify({"detail": _DETAILS.get(status, error.name)})
+        custom = error.description != type(error).description
+        body = jsonify({"detail": error.description if custom else _DETAILS.get(status,
+                                                                                 error.name)})
     else:
         template = f"errors/{status if status in _PAGES else 'generic'}.html"
         body = render_template(template, status=status)

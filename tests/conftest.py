@@ -3,9 +3,12 @@ TEST_DATABASE_URL), the app, its test client, a live server and a real Chromium.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import re
 import shutil
+import socket
 from pathlib import Path
 
 import flask_migrate
@@ -84,6 +87,49 @@ def stripe_stub():
     stub.stop()
 
 
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on loopback; keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        mailbox = self
+        self.messages: list[email.message.EmailMessage] = []
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802
+                mailbox.messages.append(email.message_from_bytes(
+                    envelope.original_content or envelope.content, policy=email.policy.default))
+                return "250 OK"
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [m for m in self.messages if m["To"] == address]
+
+    def last_link(self, address: str) -> str:
+        """The last http link mailed to the address."""
+        body = self.to(address)[-1].get_content()
+        return re.findall(r"https?://\S+", body)[-1]
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    server = Mailbox()
+    yield server
+    server.controller.stop()
+
+
+@pytest.fixture
+def mailbox(smtp_server):
+    smtp_server.messages.clear()
+    return smtp_server
+
+
 # --- Database -----------------------------------------------------------------------------
 
 def _base_config(database_url: str, api_base: str) -> dict:
@@ -159,15 +205,18 @@ def database(tmp_path_factory, stripe_emulator):
 # --- The app ------------------------------------------------------------------------------
 
 @pytest.fixture
-def make_app(database, stripe_emulator):
-    """Build apps on a fresh database and a reset emulator; override settings per call."""
+def make_app(database, stripe_emulator, mailbox):
+    """Build apps on a fresh database and a reset emulator, mailing to the test SMTP server;
+    override settings per call."""
     database.prepare()
     stripe_emulator.reset()
     stripe_emulator.send_webhooks_to(BLACKHOLE_URL)
     apps = []
 
     def factory(**overrides):
-        app = create_app({**_base_config(database.url, stripe_emulator.base_url), **overrides})
+        settings = {**_base_config(database.url, stripe_emulator.base_url),
+                    "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": mailbox.port}
+        app = create_app({**settings, **overrides})
         apps.append(app)
         return app
 

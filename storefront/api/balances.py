@@ -1,0 +1,201 @@
+"""Student-balance endpoints (logged in; staff may ask about anyone with ?email=)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from flask import abort, jsonify, request, url_for
+from flask_login import current_user, login_required
+
+from storefront.account.overview import (
+    Package,
+    completed_purchases,
+    purchase_history,
+    student_overview,
+)
+from storefront.account.students import find_by_email
+from storefront.api.views import bp
+from storefront.extensions import db
+from storefront.formatting import amount_text, hours_text, iso_utc
+from storefront.models import LedgerEntry, Lot, Purchase, PurchaseStatus, User
+from storefront.models.base import utcnow
+from storefront.validation import FieldError, clean_email
+
+PREFIX = "/student-balance"
+PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+
+
+def _student() -> User:
+    """The logged-in user, or for staff the student named by ?email=."""
+    email = request.args.get("email")
+    if email is None:
+        return current_user
+    if not current_user.is_staff:
+        abort(403)
+    try:
+        email = clean_email(email)
+    except FieldError as error:
+        abort(400, description=f"email: {error}")
+    return find_by_email(email) or abort(404, description="No student with that email.")
+
+
+def _package(p: Package) -> dict:
+    return {
+        "transaction_id": p.transaction_id,
+        "plan_name": p.plan_name,
+        "hours_included": hours_text(p.minutes_granted),
+        "hours_consumed": hours_text(p.minutes_consumed),
+        "hours_remaining": hours_text(p.minutes_remaining),
+        "expires_at": iso_utc(p.expires_at),
+        "days_until_expiry": p.days_until_expiry,
+        "is_expired": p.is_expired,
+    }
+
+
+@bp.get(f"{PREFIX}/")
+@bp.get(f"{PREFIX}/summary/")
+@login_required
+def balance_summary():
+    """Balance, packages, upcoming expirations."""
+    student = _student()
+    view = student_overview(student, utcnow())
+    return jsonify({
+        "student_info": {"id": student.id, "name": student.name, "email": student.email},
+        "balance_summary": {
+            "hours_purchased": hours_text(view.purchased_minutes),
+            "hours_consumed": hours_text(view.consumed_minutes),
+            "hours_expired": hours_text(view.expired_minutes),
+            "remaining_hours": hours_text(view.available_minutes),
+            "balance_amount": amount_text(view.value_remaining_minor),
+        },
+        "package_status": {
+            "active_packages": [_package(p) for p in view.active],
+            "expired_packages": [_package(p) for p in view.expired],
+        },
+        "upcoming_expirations": [
+            {key: _package(p)[key] for key in ("transaction_id", "plan_name", "hours_remaining",
+                                               "expires_at", "days_until_expiry")}
+            for p in view.upcoming_expirations
+        ],
+        "subscription_info": {"has_active_subscription": False, "subscription": None},
+    })
+
+
+def _purchase(purchase: Purchase) -> dict:
+    return {
+        "transaction_id": purchase.id,
+        "plan_name": purchase.plan_name,
+        "transaction_type": purchase.plan_type,
+        "payment_status": purchase.status,
+        "amount": amount_text(purchase.price_minor),
+        "currency": purchase.currency.upper(),
+        "hours_included": hours_text(purchase.minutes),
+        "payment_intent_id": purchase.payment_intent_id,
+        "created_at": iso_utc(purchase.created_at),
+        "paid_at": iso_utc(purchase.paid_at),
+        "expires_at": iso_utc(purchase.expires_at),
+    }
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = request.args.get(name)
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        abort(400, description=f"{name}: must be a positive integer.")
+    return int(value)
+
+
+@bp.get(f"{PREFIX}/history/")
+@login_required
+def balance_history():
+    """All purchases, newest first; filters payment_status and transaction_type; paginated."""
+    student = _student()
+    status = request.args.get("payment_status") or None
+    plan_type = request.args.get("transaction_type") or None
+    if status and status not in {s.value for s in PurchaseStatus}:
+        abort(400, description="payment_status: unknown status.")
+    if plan_type and plan_type not in ("package", "subscription"):
+        abort(400, description="transaction_type: must be package or subscription.")
+    page = _positive_int("page", 1)
+    size = min(_positive_int("page_size", PAGE_SIZE), MAX_PAGE_SIZE)
+    result = db.paginate(purchase_history(student, status=status, plan_type=plan_type),
+                         page=page, per_page=size, error_out=False)
+
+    def link(number: int | None) -> str | None:
+        if number is None:
+            return None
+        args = {**request.args.to_dict(), "page": number, "page_size": size}
+        return url_for("api.balance_history", _external=True, **args)
+
+    return jsonify({
+        "count": result.total,
+        "next": link(result.next_num if result.has_next else None),
+        "previous": link(result.prev_num if result.has_prev and page > 1 else None),
+        "results": [_purchase(p) for p in result.items],
+    })
+
+
+@bp.get(f"{PREFIX}/purchases/")
+@login_required
+def balance_purchases():
+    """Completed purchases; active_only=true keeps those with usable hours;
+    include_consumption=true adds the sessions drawn from each."""
+    student = _student()
+    active_only = request.args.get("active_only", "").lower() == "true"
+    with_consumption = request.args.get("include_consumption", "").lower() == "true"
+    view = student_overview(student, utcnow())
+    packages = {p.transaction_id: p for p in (*view.active, *view.expired, *view.used_up)}
+    active_ids = {p.transaction_id for p in view.active}
+    results = []
+    for purchase in completed_purchases(student):
+        if active_only and purchase.id not in active_ids:
+            continue
+        item = _purchase(purchase)
+        package = packages.get(purchase.id)
+        if package:
+            item.update({k: v for k, v in _package(package).items() if k != "plan_name"})
+        if with_consumption:
+            item["consumption"] = _consumption(purchase)
+        results.append(item)
+    return jsonify({"count": len(results), "results": results})
+
+
+def _consumption(purchase: Purchase) -> list[dict]:
+    entries = db.session.scalars(
+        db.select(LedgerEntry).join(Lot, LedgerEntry.lot_id == Lot.id)
+        .where(Lot.purchase_id == purchase.id,
+               LedgerEntry.kind.in_(("consumption", "consumption_reversal")))
+        .order_by(LedgerEntry.id))
+    return [{"session_ref": e.reference, "kind": e.kind, "hours": hours_text(-e.minutes),
+             "created_at": iso_utc(e.created_at)} for e in entries]
+
+
+@bp.get(f"{PREFIX}/check-booking/")
+@login_required
+def check_booking():
+    """Whether a session of duration_hours can be booked with the usable hours."""
+    student = _student()
+    try:
+        hours = Decimal(request.args.get("duration_hours", ""))
+    except InvalidOperation:
+        hours = Decimal(0)
+    if not hours.is_finite() or hours <= 0:
+        abort(400, description="duration_hours: must be a number greater than 0.")
+    required = int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    view = student_overview(student, utcnow())
+    available = view.available_minutes
+    can_book = available >= required > 0
+    body = {
+        "can_book": can_book,
+        "hours_required": hours_text(required),
+        "hours_available": hours_text(available),
+        "hours_remaining_after": hours_text(max(available - required, 0)),
+        "has_active_packages": bool(view.active),
+        "active_package_count": len(view.active),
+    }
+    if not can_book:
+        body["reason"] = ("No active packages." if not view.active else
+                          f"Not enough hours: {hours_text(required)} needed, "
+                          f"{hours_text(available)} available.")
+    return jsonify(body)
