@@ -69,7 +69,8 @@ def test_summary(client, sam):
 def test_history_paginates_newest_first_and_filters(app, client, seeded, sam):
     from tests.support import start_purchase
 
-    start_purchase(app.test_client(), seeded["Intensive Package"], email="sam@example.com")  # pending
+    # One more, still pending.
+    start_purchase(app.test_client(), seeded["Intensive Package"], email="sam@example.com")
     data = client.get(BASE + "history/?page_size=2").get_json()
     assert data["count"] == 4 and len(data["results"]) == 2 and data["previous"] is None
     assert data["results"][0]["payment_status"] == "pending"
