@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
+from storefront.errors import NotFound
 from storefront.extensions import db
 from storefront.ledger.entries import lock_balance
 from storefront.ledger.errors import InsufficientBalance
@@ -73,6 +74,47 @@ def consume_minutes(
     db.session.flush()
     log.info("student %d: consumed %d minutes for %s", student_id, minutes, session_ref)
     return entries
+
+
+def cancel_consumption(*, session_ref: str, now: datetime) -> list[LedgerEntry]:
+    """Return a session's minutes to the lots they came from; an expired lot's minutes stay
+    gone. A repeated cancellation returns the reversals written the first time."""
+    consumed = list(db.session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.kind == EntryKind.CONSUMPTION.value,
+            LedgerEntry.reference == session_ref,
+        ).order_by(LedgerEntry.id)
+    ))
+    if not consumed:
+        raise NotFound(f"No session {session_ref!r} was recorded.")
+    balance = lock_balance(consumed[0].student_id)
+    reversals = list(db.session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.kind == EntryKind.CONSUMPTION_REVERSAL.value,
+            LedgerEntry.reference == session_ref,
+        ).order_by(LedgerEntry.id)
+    ))
+    if reversals:
+        return reversals
+    for entry in consumed:
+        lot = db.session.get(Lot, entry.lot_id, populate_existing=True)
+        if lot.expires_at is not None and lot.expires_at <= now:
+            continue  # not revived: the lot has expired
+        returned = -entry.minutes
+        lot.minutes_remaining += returned
+        balance.available_minutes += returned
+        reversal = LedgerEntry(
+            student_id=entry.student_id, lot_id=lot.id,
+            kind=EntryKind.CONSUMPTION_REVERSAL.value, minutes=returned,
+            reference=session_ref,
+            idempotency_key=f"consumption_reversal:{session_ref}:lot:{lot.id}",
+        )
+        db.session.add(reversal)
+        reversals.append(reversal)
+    db.session.flush()
+    log.info("session %s cancelled: %d minutes returned", session_ref,
+             sum(r.minutes for r in reversals))
+    return reversals
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from storefront.extensions import db
-from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase, PurchaseStatus
+from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase
+from storefront.models.purchase import PAID_STATUSES
 
 
 def verify_ledger() -> list[str]:
@@ -43,11 +44,13 @@ def verify_ledger() -> list[str]:
     for lot in db.session.scalars(select(Lot).order_by(Lot.id)):
         if lot.minutes_remaining < 0:
             problems.append(f"lot {lot.id}: {lot.minutes_remaining} minutes, below zero")
-        if lot.minutes_remaining > lot.minutes_granted:
+        if lot.minutes_remaining + lot.minutes_on_hold > lot.minutes_granted:
             problems.append(
-                f"lot {lot.id}: {lot.minutes_remaining} minutes, above its grant "
-                f"of {lot.minutes_granted}"
+                f"lot {lot.id}: {lot.minutes_remaining} minutes (+{lot.minutes_on_hold} on "
+                f"hold), above its grant of {lot.minutes_granted}"
             )
+        if lot.minutes_on_hold < 0:
+            problems.append(f"lot {lot.id}: {lot.minutes_on_hold} minutes on hold, below zero")
         total = int(lot_sums.get(lot.id) or 0)
         if total != lot.minutes_remaining:
             problems.append(
@@ -66,9 +69,9 @@ def verify_ledger() -> list[str]:
     uncredited = db.session.scalars(
         select(Purchase)
         .outerjoin(Lot, Lot.purchase_id == Purchase.id)
-        .where(Purchase.status == PurchaseStatus.COMPLETED.value, Lot.id.is_(None))
+        .where(Purchase.status.in_([s.value for s in PAID_STATUSES]), Lot.id.is_(None))
     )
     for purchase in uncredited:
-        problems.append(f"purchase {purchase.id}: completed but its hours were never credited")
+        problems.append(f"purchase {purchase.id}: paid but its hours were never credited")
 
     return problems

@@ -1,7 +1,7 @@
 """The storefront's tables, one module per aggregate."""
 
 from storefront.models.catalog import PlanType, PricingPlan
-from storefront.models.ledger import Balance, EntryKind, LedgerEntry, Lot
+from storefront.models.ledger import Balance, EntryKind, ExpiryNotice, LedgerEntry, Lot
 from storefront.models.purchase import Purchase, PurchaseStatus
 from storefront.models.user import User
 from storefront.models.webhook import WebhookEvent, WebhookOutcome
@@ -9,6 +9,7 @@ from storefront.models.webhook import WebhookEvent, WebhookOutcome
 __all__ = [
     "Balance",
     "EntryKind",
+    "ExpiryNotice",
     "LedgerEntry",
     "Lot",
     "PlanType",

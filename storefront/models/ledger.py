@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storefront.extensions import db
@@ -26,9 +26,13 @@ class EntryKind(enum.StrEnum):
     ADJUSTMENT = "adjustment"
     DISPUTE_HOLD = "dispute_hold"
     DISPUTE_RELEASE = "dispute_release"
+    # Records without minutes: a new expiry date, a lost dispute's held minutes voided.
+    EXPIRY_EXTENSION = "expiry_extension"
+    DISPUTE_LOSS = "dispute_loss"
 
 
 _KINDS = ", ".join(f"'{k.value}'" for k in EntryKind)
+RECORD_KINDS = (EntryKind.EXPIRY_EXTENSION.value, EntryKind.DISPUTE_LOSS.value)
 
 
 class Lot(db.Model):
@@ -41,6 +45,10 @@ class Lot(db.Model):
             "minutes_remaining >= 0 AND minutes_remaining <= minutes_granted",
             name="remaining_within_grant",
         ),
+        CheckConstraint(
+            "minutes_on_hold >= 0 AND minutes_remaining + minutes_on_hold <= minutes_granted",
+            name="hold_within_grant",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,6 +56,8 @@ class Lot(db.Model):
     purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), unique=True)
     minutes_granted: Mapped[int] = mapped_column(Integer)
     minutes_remaining: Mapped[int] = mapped_column(Integer)
+    # Held by an open dispute: not consumable, not part of the available balance.
+    minutes_on_hold: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -60,7 +70,10 @@ class LedgerEntry(db.Model):
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint(f"kind IN ({_KINDS})", name="kind"),
-        CheckConstraint("minutes <> 0", name="minutes_nonzero"),
+        CheckConstraint(
+            f"minutes <> 0 OR kind IN ({', '.join(repr(k) for k in RECORD_KINDS)})",
+            name="minutes_nonzero",
+        ),
         CheckConstraint("kind <> 'purchase_credit' OR minutes > 0", name="credit_positive"),
     )
 
@@ -75,6 +88,18 @@ class LedgerEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     lot: Mapped[Lot | None] = relationship()
+
+
+class ExpiryNotice(db.Model):
+    """An "hours expire soon" email sent for one lot and one warning window (sent once)."""
+
+    __tablename__ = "expiry_notices"
+    __table_args__ = (UniqueConstraint("lot_id", "window_days"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    window_days: Mapped[int] = mapped_column(Integer)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Balance(db.Model):

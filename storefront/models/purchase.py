@@ -20,6 +20,8 @@ class PurchaseStatus(enum.StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
 
 
 # Where each status may go next. A purchase never moves backwards: a late
@@ -36,9 +38,16 @@ ALLOWED_TRANSITIONS: dict[PurchaseStatus, frozenset[PurchaseStatus]] = {
     PurchaseStatus.FAILED: frozenset(
         {PurchaseStatus.PROCESSING, PurchaseStatus.COMPLETED, PurchaseStatus.CANCELLED}
     ),
-    PurchaseStatus.COMPLETED: frozenset(),
+    PurchaseStatus.COMPLETED: frozenset(
+        {PurchaseStatus.PARTIALLY_REFUNDED, PurchaseStatus.REFUNDED}
+    ),
+    PurchaseStatus.PARTIALLY_REFUNDED: frozenset({PurchaseStatus.REFUNDED}),
+    PurchaseStatus.REFUNDED: frozenset(),
     PurchaseStatus.CANCELLED: frozenset(),
 }
+PAID_STATUSES = frozenset(
+    {PurchaseStatus.COMPLETED, PurchaseStatus.PARTIALLY_REFUNDED, PurchaseStatus.REFUNDED}
+)
 
 _STATUSES = ", ".join(f"'{s.value}'" for s in PurchaseStatus)
 
@@ -51,7 +60,12 @@ class Purchase(db.Model):
         CheckConstraint(f"status IN ({_STATUSES})", name="status"),
         CheckConstraint("price_minor > 0", name="price_positive"),
         CheckConstraint("minutes > 0", name="minutes_positive"),
-        CheckConstraint("status <> 'completed' OR paid_at IS NOT NULL", name="paid_when_completed"),
+        CheckConstraint(
+            "status NOT IN ('completed', 'partially_refunded', 'refunded') OR paid_at IS NOT NULL",
+            name="paid_when_completed",
+        ),
+        CheckConstraint("refunded_minor >= 0 AND refunded_minor <= price_minor",
+                        name="refund_within_price"),
         Index("ix_purchases_student_plan_status", "student_id", "plan_id", "status"),
     )
 
@@ -69,6 +83,9 @@ class Purchase(db.Model):
     attempt_key: Mapped[str] = mapped_column(String(64), unique=True)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     failure_message: Mapped[str | None] = mapped_column(Text)
+    refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
+    # The open or last dispute's status at Stripe (needs_response, won, lost, …), if any.
+    dispute_status: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -80,6 +97,10 @@ class Purchase(db.Model):
     @property
     def state(self) -> PurchaseStatus:
         return PurchaseStatus(self.status)
+
+    @property
+    def is_paid(self) -> bool:
+        return self.state in PAID_STATUSES
 
     def can_move_to(self, new: PurchaseStatus) -> bool:
         """Whether the status may change to `new` (staying put is never a move)."""

@@ -52,7 +52,7 @@ def test_verify_passes_on_a_sound_ledger(runner, credited):
     ("UPDATE balances SET available_minutes = 999", "balance 999 != sum of entries 300"),
     ("UPDATE lots SET minutes_remaining = 10", "remaining 10 != sum of its entries 300"),
     ("UPDATE purchases SET status = 'completed', paid_at = created_at "
-     "WHERE status = 'pending'", "completed but its hours were never credited"),
+     "WHERE status = 'pending'", "paid but its hours were never credited"),
 ])
 def test_verify_catches_a_corrupted_ledger(runner, app, client, seeded, credited, corruption,
                                            complaint):

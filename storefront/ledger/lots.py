@@ -1,0 +1,152 @@
+"""Changes to one purchase's lot: a later expiry, refunds, and disputes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from storefront.errors import StorefrontError, ValidationError
+from storefront.extensions import db
+from storefront.ledger.entries import lock_balance
+from storefront.models import EntryKind, LedgerEntry, Lot, Purchase, PurchaseStatus
+
+log = logging.getLogger(__name__)
+MAX_EXTENSION_DAYS = 365
+
+
+class LotUnavailable(StorefrontError):
+    error_type = "invalid_state"
+    status = 409
+
+
+def lot_of(purchase: Purchase) -> Lot:
+    """The purchase's lot, freshly read; LotUnavailable if it was never credited."""
+    lot = db.session.scalars(
+        select(Lot).where(Lot.purchase_id == purchase.id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if lot is None:
+        raise LotUnavailable(f"Purchase {purchase.id} has no credited hours.")
+    return lot
+
+
+def _entry(lot: Lot, kind: EntryKind, minutes: int, reference: str, key: str,
+           note: str | None = None) -> LedgerEntry:
+    entry = LedgerEntry(student_id=lot.student_id, lot_id=lot.id, kind=kind.value,
+                        minutes=minutes, reference=reference, idempotency_key=key, note=note)
+    db.session.add(entry)
+    return entry
+
+
+def _existing(key: str) -> LedgerEntry | None:
+    return db.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.idempotency_key == key)).first()
+
+
+def extend_expiry(*, purchase: Purchase, days: int, reason: str, now: datetime,
+                  request_key: str | None = None) -> LedgerEntry:
+    """Move the lot's expiry later by `days`, recorded as an entry of its own.
+
+    A lot whose minutes were already expired stays expired (use an adjustment instead).
+    """
+    if not 1 <= days <= MAX_EXTENSION_DAYS:
+        raise ValidationError.for_fields(
+            {"extension_days": [f"Enter a whole number of days from 1 to {MAX_EXTENSION_DAYS}."]})
+    if not reason.strip():
+        raise ValidationError.for_fields({"reason": ["Say why the package is extended."]})
+    key = f"expiry_extension:{purchase.id}:{request_key or uuid.uuid4().hex}"
+    lock_balance(purchase.student_id)
+    if (done := _existing(key)) is not None:
+        return done
+    lot = lot_of(purchase)
+    if lot.expires_at is None:
+        raise LotUnavailable("This purchase has no expiry to extend.")
+    expired = db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.lot_id == lot.id, LedgerEntry.kind == EntryKind.EXPIRY.value))
+    if expired:
+        raise LotUnavailable("This package has already expired; its hours are gone.")
+    lot.expires_at = max(lot.expires_at, now) + timedelta(days=days)
+    purchase.expires_at = lot.expires_at
+    entry = _entry(lot, EntryKind.EXPIRY_EXTENSION, 0, f"lot:{lot.id}", key,
+                   note=f"+{days} days to {lot.expires_at.date().isoformat()}: {reason.strip()}")
+    db.session.flush()
+    return entry
+
+
+def apply_refunded_total(purchase: Purchase, refunded_minor: int) -> LedgerEntry | None:
+    """Record that Stripe has refunded `refunded_minor` of this purchase in all, and reverse
+    the same share of the granted minutes, never more than remain. Stale totals change nothing.
+    """
+    refunded_minor = min(refunded_minor, purchase.price_minor)
+    if not purchase.is_paid or refunded_minor <= purchase.refunded_minor:
+        return None
+    balance = lock_balance(purchase.student_id)
+    lot = lot_of(purchase)
+    purchase.refunded_minor = refunded_minor
+    purchase.status = (PurchaseStatus.REFUNDED if refunded_minor == purchase.price_minor
+                       else PurchaseStatus.PARTIALLY_REFUNDED).value
+    target = (2 * lot.minutes_granted * refunded_minor + purchase.price_minor) // (
+        2 * purchase.price_minor)
+    reversed_so_far = -int(db.session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.minutes), 0)).where(
+            LedgerEntry.lot_id == lot.id,
+            LedgerEntry.kind == EntryKind.REFUND_REVERSAL.value)))
+    take = min(target - reversed_so_far, lot.minutes_remaining)
+    entry = None
+    if take > 0:
+        entry = _entry(lot, EntryKind.REFUND_REVERSAL, -take, purchase.payment_intent_id,
+                       f"refund_reversal:{purchase.id}:{refunded_minor}",
+                       note=f"refunded {refunded_minor} of {purchase.price_minor}")
+        lot.minutes_remaining -= take
+        balance.available_minutes -= take
+    db.session.flush()
+    log.info("purchase %d: refunded %d in all; %d minutes reversed", purchase.id,
+             refunded_minor, max(take, 0))
+    return entry
+
+
+def hold_for_dispute(purchase: Purchase, dispute_id: str) -> LedgerEntry | None:
+    """Put the lot's remaining minutes on hold while a dispute is open (once per dispute)."""
+    key = f"dispute_hold:{dispute_id}"
+    balance = lock_balance(purchase.student_id)
+    if _existing(key) is not None:
+        return None
+    lot = lot_of(purchase)
+    held = lot.minutes_remaining
+    if held == 0:
+        return None
+    entry = _entry(lot, EntryKind.DISPUTE_HOLD, -held, dispute_id, key)
+    lot.minutes_remaining, lot.minutes_on_hold = 0, lot.minutes_on_hold + held
+    balance.available_minutes -= held
+    db.session.flush()
+    return entry
+
+
+def _held_by(dispute_id: str) -> LedgerEntry | None:
+    return _existing(f"dispute_hold:{dispute_id}")
+
+
+def close_dispute(purchase: Purchase, dispute_id: str, *, won: bool) -> LedgerEntry | None:
+    """Won: the held minutes come back. Lost: they are voided. Once per dispute."""
+    balance = lock_balance(purchase.student_id)
+    hold = _held_by(dispute_id)
+    if hold is None:
+        return None
+    if (_existing(f"dispute_release:{dispute_id}") or _existing(f"dispute_loss:{dispute_id}")):
+        return None
+    lot = lot_of(purchase)
+    held = -hold.minutes
+    lot.minutes_on_hold -= held
+    if won:
+        entry = _entry(lot, EntryKind.DISPUTE_RELEASE, held, dispute_id,
+                       f"dispute_release:{dispute_id}")
+        lot.minutes_remaining += held
+        balance.available_minutes += held
+    else:
+        entry = _entry(lot, EntryKind.DISPUTE_LOSS, 0, dispute_id, f"dispute_loss:{dispute_id}",
+                       note=f"{held} minutes voided")
+    db.session.flush()
+    return entry
