@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import click
 from flask import Flask
@@ -10,15 +11,70 @@ from flask.cli import AppGroup, with_appcontext
 
 from storefront import ledger
 from storefront.account.passwords import check_new_password, hash_password
+from storefront.account.reminders import notify_expiring
 from storefront.account.students import find_by_email
 from storefront.catalog.services import seed_default_plans
 from storefront.extensions import db
 from storefront.formatting import hours_text
 from storefront.models import User
+from storefront.models.base import utcnow
+from storefront.purchases.reconcile import reconcile
 from storefront.validation import FieldError, clean_email, clean_student_name
 
 ledger_cli = AppGroup("ledger", help="Inspect and check the hour ledger.")
 users_cli = AppGroup("users", help="Manage accounts.")
+hours_cli = AppGroup("hours", help="Expire hours and remind students before they expire.")
+stripe_cli = AppGroup("stripe", help="Compare our records with Stripe's.")
+
+
+def _duration(value: str) -> timedelta:
+    """'72h', '3d', '90m' -> a timedelta."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit():
+        raise click.BadParameter("use a number and a unit: 90m, 72h or 3d")
+    return timedelta(**{units[value[-1]]: int(value[:-1])})
+
+
+@hours_cli.command("expire")
+@click.option("--grace-hours", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--dry-run", is_flag=True, help="List what would expire; change nothing.")
+def hours_expire(grace_hours: int, dry_run: bool) -> None:
+    """Expire the remaining minutes of lots past their expiry (plus grace)."""
+    expired = ledger.expire_lots(now=utcnow(), grace=timedelta(hours=grace_hours),
+                                 dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    verb = "Would expire" if dry_run else "Expired"
+    for item in expired:
+        click.echo(f"{verb} {item.minutes} min of lot {item.lot_id} (student {item.student_id})")
+    click.echo(f"{verb} {sum(i.minutes for i in expired)} minutes in {len(expired)} lot(s).")
+
+
+@hours_cli.command("notify-expiring")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1))
+def hours_notify_expiring(days: int) -> None:
+    """Email students whose hours expire within --days (once per lot and window)."""
+    lots = notify_expiring(now=utcnow(), days=days)
+    db.session.commit()
+    click.echo(f"Reminded {len(lots)} lot(s).")
+
+
+@stripe_cli.command("reconcile")
+@click.option("--since", default="72h", show_default=True, help="How far back: 72h, 3d, 90m.")
+def stripe_reconcile(since: str) -> None:
+    """Fulfil paid PaymentIntents we missed, apply refunds, report mismatches (exit 1)."""
+    report = reconcile(utcnow() - _duration(since))
+    db.session.commit()
+    for line in (*report.fulfilled, *report.updated, *report.refunds):
+        click.echo(line)
+    for line in report.mismatches:
+        click.echo(f"MISMATCH {line}", err=True)
+    click.echo(f"Checked {report.checked} payment(s): {len(report.fulfilled)} fulfilled, "
+               f"{len(report.refunds)} refund(s) applied, {len(report.mismatches)} mismatch(es).")
+    if report.mismatches:
+        raise SystemExit(1)
 
 
 @click.command("seed-plans")
@@ -99,3 +155,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_plans_command)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(hours_cli)
+    app.cli.add_command(stripe_cli)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import stripe
@@ -184,3 +185,93 @@ def construct_event(payload: bytes, signature: str | None) -> StripeEvent:
 def payment_intent_from_event(event: StripeEvent) -> PaymentIntentInfo:
     """The PaymentIntent carried by a payment_intent.* event."""
     return _info(event.object)
+
+
+@dataclass(frozen=True)
+class ChargeInfo:
+    id: str
+    payment_intent_id: str | None
+    amount: int
+    amount_refunded: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class DisputeInfo:
+    id: str
+    charge_id: str | None
+    payment_intent_id: str | None
+    status: str
+    amount: int
+
+
+def _charge(obj: Mapping[str, Any] | stripe.StripeObject) -> ChargeInfo:
+    if isinstance(obj, stripe.StripeObject):
+        obj = obj.to_dict()
+    return ChargeInfo(
+        id=obj["id"], payment_intent_id=obj.get("payment_intent"), amount=int(obj["amount"]),
+        amount_refunded=int(obj.get("amount_refunded") or 0),
+        currency=str(obj["currency"]).lower(),
+    )
+
+
+def _id_of(value: Any) -> str | None:
+    """An id whether Stripe sent the id or the expanded object."""
+    if value is None or isinstance(value, str):
+        return value
+    return value["id"]
+
+
+def charge_of_payment_intent(payment_intent_id: str) -> ChargeInfo | None:
+    """The PaymentIntent's latest charge (amount refunded so far), if it was charged."""
+    client = _client()
+    with _mapped_errors("charges.retrieve"):
+        intent = client.v1.payment_intents.retrieve(payment_intent_id).to_dict()
+        charge_id = _id_of(intent.get("latest_charge"))
+        return _charge(client.v1.charges.retrieve(charge_id)) if charge_id else None
+
+
+def create_refund(*, payment_intent_id: str, amount: int, idempotency_key: str,
+                  reason: str | None = None) -> str:
+    """Ask Stripe to refund part or all of a payment; returns the refund id."""
+    params: dict[str, Any] = {"payment_intent": payment_intent_id, "amount": amount}
+    if reason and not current_app.config.get("STRIPE_API_BASE"):
+        params["metadata"] = {"reason": reason[:500]}
+    with _mapped_errors("refunds.create"):
+        refund = _client().v1.refunds.create(
+            params=params, options={"idempotency_key": idempotency_key})
+    log.info("refund %s of %d for %s (request_id=%s)", refund.id, amount, payment_intent_id,
+             _request_id(refund))
+    return refund.id
+
+
+def charge_from_event(event: StripeEvent) -> ChargeInfo:
+    return _charge(event.object)
+
+
+def dispute_from_event(event: StripeEvent) -> DisputeInfo:
+    obj = event.object
+    return DisputeInfo(
+        id=obj["id"], charge_id=_id_of(obj.get("charge")),
+        payment_intent_id=_id_of(obj.get("payment_intent")), status=str(obj.get("status")),
+        amount=int(obj.get("amount") or 0),
+    )
+
+
+def payment_intent_of_charge(charge_id: str) -> str | None:
+    with _mapped_errors("charges.retrieve"):
+        return _charge(_client().v1.charges.retrieve(charge_id)).payment_intent_id
+
+
+def recent_payment_intents(since: datetime) -> Iterator[PaymentIntentInfo]:
+    """PaymentIntents created since `since`, newest first, across pages."""
+    params: dict[str, Any] = {"limit": 100}
+    emulator = bool(current_app.config.get("STRIPE_API_BASE"))
+    if not emulator:  # the emulator filters nothing server-side
+        params["created"] = {"gte": int(since.timestamp())}
+    with _mapped_errors("payment_intents.list"):
+        page = _client().v1.payment_intents.list(params=params)
+        for intent in page.auto_paging_iter():
+            info = intent.to_dict()
+            if int(info.get("created") or 0) >= int(since.timestamp()):
+                yield _info(info)

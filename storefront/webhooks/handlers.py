@@ -12,7 +12,7 @@ from storefront.models import WebhookEvent, WebhookOutcome
 from storefront.models.base import utcnow
 from storefront.payments import gateway
 from storefront.payments.gateway import StripeEvent
-from storefront.purchases import FulfilOutcome, sync_purchase
+from storefront.purchases import FulfilOutcome, refunds, sync_purchase
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,32 @@ def _payment_intent_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
     return _FULFIL_OUTCOMES[outcome], f"{outcome.value}: {where} ({intent.id})"
 
 
+def _charge_refunded(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+    charge = gateway.charge_from_event(event)
+    purchase = refunds.apply_charge(charge)
+    if purchase is None:
+        return WebhookOutcome.IGNORED, f"not ours ({charge.id})"
+    return WebhookOutcome.PROCESSED, (
+        f"purchase {purchase.id}: {purchase.status}, refunded {purchase.refunded_minor}")
+
+
+def _dispute(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+    dispute = gateway.dispute_from_event(event)
+    purchase = refunds.apply_dispute(dispute, opened=event.type == "charge.dispute.created")
+    if purchase is None:
+        return WebhookOutcome.IGNORED, f"not ours ({dispute.id})"
+    return WebhookOutcome.PROCESSED, f"purchase {purchase.id}: dispute {dispute.status}"
+
+
 HANDLERS: dict[str, Callable[[StripeEvent], tuple[WebhookOutcome, str]]] = {
     "payment_intent.succeeded": _payment_intent_event,
     "payment_intent.processing": _payment_intent_event,
     "payment_intent.payment_failed": _payment_intent_event,
     "payment_intent.canceled": _payment_intent_event,
+    "charge.refunded": _charge_refunded,
+    "charge.dispute.created": _dispute,
+    "charge.dispute.updated": _dispute,
+    "charge.dispute.closed": _dispute,
 }
 
 

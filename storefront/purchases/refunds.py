@@ -1,0 +1,82 @@
+"""Refunds and disputes: what Stripe says happened to a payment after it was made."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import select
+
+from storefront import ledger
+from storefront.errors import NotFound, ValidationError
+from storefront.extensions import db
+from storefront.models import Purchase
+from storefront.payments import gateway
+from storefront.payments.gateway import ChargeInfo, DisputeInfo
+
+log = logging.getLogger(__name__)
+
+
+def refundable_minor(purchase: Purchase) -> int:
+    """How much of the payment can still be refunded."""
+    return purchase.price_minor - purchase.refunded_minor if purchase.is_paid else 0
+
+
+def request_refund(*, purchase: Purchase, amount_minor: int, reason: str,
+                   request_key: str) -> Purchase:
+    """Refund part or all of a paid purchase through Stripe, then apply what Stripe reports.
+
+    Never more than was paid; `request_key` makes a repeated submission one refund.
+    """
+    available = refundable_minor(purchase)
+    if available <= 0:
+        raise ValidationError.for_fields({"amount": ["Nothing left to refund on this purchase."]})
+    if not 0 < amount_minor <= available:
+        raise ValidationError.for_fields({"amount": [
+            f"Enter an amount above 0 and at most {available / 100:.2f}."]})
+    gateway.create_refund(payment_intent_id=purchase.payment_intent_id, amount=amount_minor,
+                          idempotency_key=f"refund-{purchase.id}-{request_key}", reason=reason)
+    charge = gateway.charge_of_payment_intent(purchase.payment_intent_id)
+    if charge is not None:
+        ledger.apply_refunded_total(purchase, charge.amount_refunded)
+    return purchase
+
+
+def _purchase_of(payment_intent_id: str | None) -> Purchase | None:
+    if not payment_intent_id:
+        return None
+    return db.session.scalars(
+        select(Purchase).where(Purchase.payment_intent_id == payment_intent_id)
+        .with_for_update().execution_options(populate_existing=True)
+    ).first()
+
+
+def apply_charge(charge: ChargeInfo) -> Purchase | None:
+    """charge.refunded: bring the purchase up to the charge's refunded total."""
+    purchase = _purchase_of(charge.payment_intent_id)
+    if purchase is not None:
+        ledger.apply_refunded_total(purchase, charge.amount_refunded)
+    return purchase
+
+
+def apply_dispute(dispute: DisputeInfo, *, opened: bool) -> Purchase | None:
+    """A dispute opened holds the lot's hours; closed as won releases them, lost voids them."""
+    payment_intent_id = dispute.payment_intent_id
+    if payment_intent_id is None and dispute.charge_id:
+        payment_intent_id = gateway.payment_intent_of_charge(dispute.charge_id)
+    purchase = _purchase_of(payment_intent_id)
+    if purchase is None:
+        return None
+    purchase.dispute_status = dispute.status
+    if opened:
+        ledger.hold_for_dispute(purchase, dispute.id)
+    elif dispute.status in ("won", "lost"):
+        ledger.close_dispute(purchase, dispute.id, won=dispute.status == "won")
+    db.session.flush()
+    return purchase
+
+
+def purchase_by_id(purchase_id: int) -> Purchase:
+    purchase = db.session.get(Purchase, purchase_id)
+    if purchase is None:
+        raise NotFound(f"No purchase {purchase_id}.")
+    return purchase
