@@ -8,9 +8,11 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from storefront.errors import ValidationError
 from storefront.extensions import cache, db
 from storefront.formatting import amount_text, hours_text, price_per_hour_minor
 from storefront.models import PlanType, PricingPlan
+from storefront.models.catalog import MAX_PRICE_MINOR, MIN_PRICE_MINOR
 
 ACTIVE_PLANS_CACHE_KEY = "catalog:active-plans"
 
@@ -157,3 +159,61 @@ def _invalidate_after_commit(session: Session) -> None:
 def _forget_mark(session: Session, previous_transaction) -> None:
     if not previous_transaction.nested:
         session.info.pop("plans_changed", None)
+
+
+@dataclass(frozen=True)
+class PlanChanges:
+    """A plan as staff typed it, already parsed into exact units."""
+
+    name: str
+    description: str
+    plan_type: str
+    minutes_included: int
+    price_minor: int
+    validity_days: int | None
+    display_order: int
+    is_featured: bool
+    is_active: bool
+
+
+def save_plan(plan: PricingPlan | None, changes: PlanChanges) -> PricingPlan:
+    """Create or edit a plan under the plan rules of API.md; the plan cache drops at commit."""
+    errors: dict[str, list[str]] = {}
+    if not changes.name.strip():
+        errors["name"] = ["Give the plan a name."]
+    clash = db.session.scalars(select(PricingPlan).where(
+        PricingPlan.name == changes.name.strip())).first()
+    if clash is not None and clash is not plan:
+        errors["name"] = ["Another plan has this name."]
+    if changes.plan_type not in (PlanType.PACKAGE.value, PlanType.SUBSCRIPTION.value):
+        errors["plan_type"] = ["Choose package or subscription."]
+    if changes.minutes_included <= 0:
+        errors["hours_included"] = ["Hours must be more than 0."]
+    if not MIN_PRICE_MINOR <= changes.price_minor <= MAX_PRICE_MINOR:
+        errors["price"] = ["The price must be from 0.50 to 10000.00."]
+    if changes.plan_type == PlanType.PACKAGE.value and not (changes.validity_days or 0) >= 1:
+        errors["validity_days"] = ["A package needs a validity of at least 1 day."]
+    if changes.plan_type == PlanType.SUBSCRIPTION.value and changes.validity_days:
+        errors["validity_days"] = ["A subscription has no validity in days."]
+    if errors:
+        raise ValidationError.for_fields(errors)
+    if plan is None:
+        plan = PricingPlan(currency="eur")
+        db.session.add(plan)
+    plan.name = changes.name.strip()
+    plan.description = changes.description.strip()
+    plan.plan_type = changes.plan_type
+    plan.minutes_included = changes.minutes_included
+    plan.price_minor = changes.price_minor
+    plan.validity_days = changes.validity_days if changes.plan_type == "package" else None
+    plan.display_order = changes.display_order
+    plan.is_featured = changes.is_featured
+    plan.is_active = changes.is_active
+    db.session.flush()
+    return plan
+
+
+def all_plans() -> list[PricingPlan]:
+    """Every plan, active or not, in display order."""
+    return list(db.session.scalars(
+        select(PricingPlan).order_by(PricingPlan.display_order, PricingPlan.name)))

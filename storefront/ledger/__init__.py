@@ -1,6 +1,8 @@
 """The hour ledger: the only writer of ledger entries, lots and balances."""
 
 from storefront.ledger.consumption import (
+    Consumption,
+    SessionRefConflict,
     cancel_consumption,
     consume_minutes,
     expire_lots,
@@ -19,7 +21,9 @@ from storefront.ledger.statement import student_statement
 from storefront.ledger.verify import verify_ledger
 
 __all__ = [
+    "Consumption",
     "InsufficientBalance",
+    "SessionRefConflict",
     "LotUnavailable",
     "apply_refunded_total",
     "cancel_consumption",

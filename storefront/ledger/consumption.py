@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from storefront.errors import NotFound
+from storefront.errors import NotFound, StorefrontError
 from storefront.extensions import db
 from storefront.ledger.entries import lock_balance
 from storefront.ledger.errors import InsufficientBalance
@@ -31,9 +31,20 @@ def usable_lots(student_id: int, now: datetime) -> list[Lot]:
     ))
 
 
+@dataclass(frozen=True)
+class Consumption:
+    entries: list[LedgerEntry]
+    repeated: bool  # the session_ref was recorded before; nothing new was drawn
+
+
+class SessionRefConflict(StorefrontError):
+    error_type = "session_ref_conflict"
+    status = 409
+
+
 def consume_minutes(
     *, student_id: int, minutes: int, session_ref: str, now: datetime
-) -> list[LedgerEntry]:
+) -> Consumption:
     """Draw minutes for one session, soonest-expiring lot first, possibly across lots.
 
     Never overdraws: without enough usable minutes nothing is drawn and InsufficientBalance
@@ -49,7 +60,10 @@ def consume_minutes(
         ).order_by(LedgerEntry.id)
     ))
     if existing:
-        return existing
+        if existing[0].student_id != student_id or -sum(e.minutes for e in existing) != minutes:
+            raise SessionRefConflict(
+                f"Session {session_ref!r} was already recorded with other details.")
+        return Consumption(existing, repeated=True)
 
     lots = usable_lots(student_id, now)
     available = sum(lot.minutes_remaining for lot in lots)
@@ -73,7 +87,7 @@ def consume_minutes(
     balance.available_minutes -= minutes
     db.session.flush()
     log.info("student %d: consumed %d minutes for %s", student_id, minutes, session_ref)
-    return entries
+    return Consumption(entries, repeated=False)
 
 
 def cancel_consumption(*, session_ref: str, now: datetime) -> list[LedgerEntry]:

@@ -1,0 +1,162 @@
+"""Staff JSON endpoints: expiry, extensions, recording and cancelling sessions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import jsonify, request
+
+from storefront import ledger
+from storefront.account.students import find_by_email
+from storefront.api.views import bp
+from storefront.errors import NotFound, StorefrontError, ValidationError
+from storefront.extensions import db
+from storefront.formatting import hours_text, iso_utc
+from storefront.models import LedgerEntry
+from storefront.models.base import utcnow
+from storefront.purchases.refunds import purchase_by_id
+from storefront.staff.access import staff_required
+from storefront.staff.queries import lots_past_expiry
+from storefront.validation import FieldError, clean_email
+
+ADMIN = "/admin"
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError.for_fields({"non_field_errors": ["Send a JSON object."]})
+    return body
+
+
+def _int(value, name: str, *, minimum: int = 0, default: int | None = None) -> int:
+    if value is None and default is not None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise ValidationError.for_fields({name: ["A valid whole number is required."]})
+    if int(value) < minimum:
+        raise ValidationError.for_fields({name: [f"Must be at least {minimum}."]})
+    return int(value)
+
+
+def _entry(entry: LedgerEntry) -> dict:
+    return {"id": entry.id, "kind": entry.kind, "minutes": entry.minutes,
+            "hours": hours_text(entry.minutes), "lot_id": entry.lot_id,
+            "reference": entry.reference, "created_at": iso_utc(entry.created_at)}
+
+
+def _error(error: StorefrontError, **extra):
+    db.session.rollback()
+    return jsonify({**error.to_json(), **extra}), error.status
+
+
+def _grace(value) -> int:
+    return _int(value, "grace_hours", default=24)
+
+
+def _expired_packages(grace_hours: int) -> list[dict]:
+    return [{
+        "transaction_id": purchase.id, "student_email": student.email,
+        "plan_name": purchase.plan_name, "hours_remaining": hours_text(lot.minutes_remaining),
+        "expires_at": iso_utc(lot.expires_at),
+    } for lot, purchase, student in lots_past_expiry(utcnow(), timedelta(hours=grace_hours))]
+
+
+@bp.get(f"{ADMIN}/expired-packages/")
+@staff_required
+def expired_packages():
+    """Packages past expiry (plus grace) that still hold hours."""
+    try:
+        grace_hours = _grace(request.args.get("grace_hours"))
+    except StorefrontError as error:
+        return _error(error)
+    packages = _expired_packages(grace_hours)
+    return jsonify({"count": len(packages), "grace_hours": grace_hours, "results": packages})
+
+
+@bp.post(f"{ADMIN}/process-expired-packages/")
+@staff_required
+def process_expired_packages():
+    """Expire them (idempotent); dry_run only lists."""
+    try:
+        body = _body()
+        grace_hours = _grace(body.get("grace_hours"))
+    except StorefrontError as error:
+        return _error(error)
+    dry_run = body.get("dry_run") is True
+    expired = ledger.expire_lots(now=utcnow(), grace=timedelta(hours=grace_hours),
+                                 dry_run=dry_run)
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    return jsonify({
+        "dry_run": dry_run, "grace_hours": grace_hours, "processed": len(expired),
+        "hours_expired": hours_text(sum(item.minutes for item in expired)),
+        "lots": [{"lot_id": i.lot_id, "student_id": i.student_id,
+                  "hours": hours_text(i.minutes)} for i in expired],
+    })
+
+
+@bp.post(f"{ADMIN}/packages/<int:purchase_id>/extend/")
+@staff_required
+def extend_package(purchase_id: int):
+    """Move a package's expiry later, with a reason kept in the ledger."""
+    try:
+        body = _body()
+        days = _int(body.get("extension_days"), "extension_days", minimum=1)
+        reason = body.get("reason")
+        purchase = purchase_by_id(purchase_id)
+        entry = ledger.extend_expiry(purchase=purchase, days=days,
+                                     reason=reason if isinstance(reason, str) else "",
+                                     now=utcnow(), request_key=body.get("request_id"))
+        db.session.commit()
+    except StorefrontError as error:
+        return _error(error)
+    return jsonify({"success": True, "transaction_id": purchase.id,
+                    "expires_at": iso_utc(purchase.expires_at), "entry": _entry(entry)})
+
+
+@bp.post(f"{ADMIN}/consume/")
+@staff_required
+def consume():
+    """Record a session: 201 with the entries; 200 with the original ones on a repeat."""
+    try:
+        body = _body()
+        try:
+            email = clean_email(body.get("email"))
+        except FieldError as error:
+            raise ValidationError.for_fields({"email": [str(error)]}) from None
+        minutes = _int(body.get("minutes"), "minutes", minimum=1)
+        session_ref = body.get("session_ref")
+        if not isinstance(session_ref, str) or not 1 <= len(session_ref.strip()) <= 200:
+            raise ValidationError.for_fields({"session_ref": ["This field is required."]})
+        student = find_by_email(email)
+        if student is None:
+            raise NotFound("No student with that email.")
+        result = ledger.consume_minutes(student_id=student.id, minutes=minutes,
+                                        session_ref=session_ref.strip(), now=utcnow())
+        db.session.commit()
+    except ledger.InsufficientBalance as error:
+        return _error(error, missing_minutes=error.missing,
+                      missing_hours=hours_text(error.missing))
+    except StorefrontError as error:
+        return _error(error)
+    return jsonify({"success": True, "session_ref": session_ref.strip(),
+                    "minutes": minutes, "repeated": result.repeated,
+                    "entries": [_entry(e) for e in result.entries]}), (
+        200 if result.repeated else 201)
+
+
+@bp.post(f"{ADMIN}/consume/<path:session_ref>/cancel/")
+@staff_required
+def cancel_consume(session_ref: str):
+    """Cancel a recorded session: its minutes return to unexpired lots."""
+    try:
+        reversals = ledger.cancel_consumption(session_ref=session_ref, now=utcnow())
+        db.session.commit()
+    except StorefrontError as error:
+        return _error(error)
+    return jsonify({"success": True, "session_ref": session_ref,
+                    "minutes_returned": sum(r.minutes for r in reversals),
+                    "entries": [_entry(r) for r in reversals]})

@@ -1,0 +1,1 @@
+"""Staff: finding students, recording sessions, expiry, refunds, plans."""

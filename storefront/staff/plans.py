@@ -1,0 +1,61 @@
+"""Staff pages for plans: list, create, edit (price, hours, order, featured, on sale)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, url_for
+
+from storefront.catalog.services import PlanChanges, all_plans, save_plan
+from storefront.errors import ValidationError
+from storefront.extensions import db
+from storefront.formatting import amount_text, hours_text
+from storefront.models import PricingPlan
+from storefront.staff.forms import PlanForm, to_minor, to_minutes
+from storefront.staff.views import bp
+
+
+@bp.get("/plans")
+def plans():
+    return render_template("staff/plans.html", plans=all_plans())
+
+
+def _changes(form: PlanForm) -> PlanChanges:
+    return PlanChanges(
+        name=form.name.data or "", description=form.description.data or "",
+        plan_type=form.plan_type.data, minutes_included=to_minutes(form.hours_included.data),
+        price_minor=to_minor(form.price.data), validity_days=form.validity_days.data,
+        display_order=form.display_order.data, is_featured=form.is_featured.data,
+        is_active=form.is_active.data,
+    )
+
+
+def _edit(plan: PricingPlan | None):
+    form = PlanForm(obj=plan) if plan else PlanForm()
+    if plan is not None and not form.is_submitted():
+        form.hours_included.data = hours_text(plan.minutes_included)
+        form.price.data = amount_text(plan.price_minor)
+    error = None
+    if form.validate_on_submit():
+        try:
+            saved = save_plan(plan, _changes(form))
+            db.session.commit()
+        except ValidationError as refusal:
+            db.session.rollback()
+            error = refusal.message
+        else:
+            flash(f"Plan “{saved.name}” saved.", "success")
+            return redirect(url_for("staff.plans"))
+    elif form.errors:
+        field, messages = next(iter(form.errors.items()))
+        error = f"{getattr(form, field).label.text}: {messages[0]}"
+    return render_template("staff/plan_form.html", form=form, plan=plan,
+                           error=error), 400 if error else 200
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+def new_plan():
+    return _edit(None)
+
+
+@bp.route("/plans/<int:plan_id>", methods=["GET", "POST"])
+def edit_plan(plan_id: int):
+    return _edit(db.session.get(PricingPlan, plan_id) or abort(404))

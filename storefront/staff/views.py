@@ -1,0 +1,145 @@
+"""Staff pages: find a student, see their hours, record and cancel sessions, extend, refund."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+
+from storefront import ledger
+from storefront.errors import StorefrontError
+from storefront.extensions import db
+from storefront.formatting import hours_text
+from storefront.models import Purchase, User
+from storefront.models.base import utcnow
+from storefront.purchases.refunds import refundable_minor, request_refund
+from storefront.staff.access import staff_required
+from storefront.staff.forms import (
+    CancelSessionForm,
+    ExtendForm,
+    RefundForm,
+    SessionForm,
+    to_minor,
+    to_minutes,
+)
+from storefront.staff.queries import find_students, student_ledger, student_lots
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+@bp.before_request
+@staff_required
+def only_staff() -> None:
+    """Every page here is for staff only."""
+
+
+def _student(student_id: int) -> User:
+    return db.session.get(User, student_id) or abort(404)
+
+
+def _first_error(form) -> str:
+    field, messages = next(iter(form.errors.items()))
+    label = getattr(form, field).label.text if hasattr(form, field) else field
+    return f"{label}: {messages[0]}"
+
+
+def _done(student_id: int):
+    return redirect(url_for("staff.student", student_id=student_id))
+
+
+def _attempt(action, student_id: int, success: str):
+    """Run a service call; commit and flash success, or roll back and flash the refusal."""
+    try:
+        action()
+        db.session.commit()
+    except StorefrontError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash(success, "success")
+    return _done(student_id)
+
+
+@bp.get("")
+def search():
+    query = request.args.get("q", "")
+    return render_template("staff/search.html", query=query, students=find_students(query))
+
+
+@bp.get("/students/<int:student_id>")
+def student(student_id: int):
+    user = _student(student_id)
+    lots = student_lots(user)
+    return render_template(
+        "staff/student.html", student=user, lots=lots, entries=student_ledger(user),
+        overview_minutes=sum(lot.minutes_remaining for lot, _ in lots),
+        session_form=SessionForm(), cancel_form=CancelSessionForm(),
+        extend_form=ExtendForm(), refund_form=RefundForm(),
+        refundable=refundable_minor, now=utcnow(),
+    )
+
+
+@bp.post("/students/<int:student_id>/sessions")
+def record_session(student_id: int):
+    user = _student(student_id)
+    form = SessionForm()
+    if not form.validate():
+        flash(_first_error(form), "error")
+        return _done(student_id)
+    minutes = to_minutes(form.hours.data)
+    try:
+        result = ledger.consume_minutes(student_id=user.id, minutes=minutes,
+                                        session_ref=form.session_ref.data.strip(), now=utcnow())
+        db.session.commit()
+    except ledger.InsufficientBalance as error:
+        db.session.rollback()
+        flash(f"Not recorded: {hours_text(error.missing)} hours missing "
+              f"({hours_text(error.available)} available).", "error")
+    except StorefrontError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash("Already recorded; nothing changed." if result.repeated else
+              f"Recorded {hours_text(minutes)} hours for {form.session_ref.data.strip()}.",
+              "info" if result.repeated else "success")
+    return _done(student_id)
+
+
+@bp.post("/students/<int:student_id>/sessions/cancel")
+def cancel_session(student_id: int):
+    _student(student_id)
+    form = CancelSessionForm()
+    if not form.validate():
+        flash(_first_error(form), "error")
+        return _done(student_id)
+    ref = form.session_ref.data.strip()
+    return _attempt(lambda: ledger.cancel_consumption(session_ref=ref, now=utcnow()),
+                    student_id, f"Session {ref} cancelled; its hours are back.")
+
+
+def _purchase(purchase_id: int) -> Purchase:
+    return db.session.get(Purchase, purchase_id) or abort(404)
+
+
+@bp.post("/purchases/<int:purchase_id>/extend")
+def extend(purchase_id: int):
+    purchase = _purchase(purchase_id)
+    form = ExtendForm()
+    if not form.validate():
+        flash(_first_error(form), "error")
+        return _done(purchase.student_id)
+    return _attempt(lambda: ledger.extend_expiry(
+        purchase=purchase, days=form.days.data, reason=form.reason.data, now=utcnow(),
+        request_key=form.request_key.data), purchase.student_id,
+        f"Purchase {purchase.id} extended by {form.days.data} days.")
+
+
+@bp.post("/purchases/<int:purchase_id>/refund")
+def refund(purchase_id: int):
+    purchase = _purchase(purchase_id)
+    form = RefundForm()
+    if not form.validate():
+        flash(_first_error(form), "error")
+        return _done(purchase.student_id)
+    return _attempt(lambda: request_refund(
+        purchase=purchase, amount_minor=to_minor(form.amount.data),
+        reason=form.reason.data or "", request_key=form.request_key.data),
+        purchase.student_id, f"Refund of €{form.amount.data:.2f} sent to Stripe.")
