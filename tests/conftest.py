@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import flask_migrate
@@ -18,7 +19,8 @@ from sqlalchemy import create_engine, text
 from storefront import create_app, ledger
 from storefront.account.passwords import hash_password
 from storefront.extensions import db
-from storefront.models import User
+from storefront.models import Lot, User
+from storefront.models.base import utcnow
 from tests.support import (
     BLACKHOLE_URL,
     STRIPE_PUBLISHABLE_KEY,
@@ -28,6 +30,9 @@ from tests.support import (
     Emulator,
     LiveServer,
     StripeStub,
+    pay,
+    signed_event,
+    start_purchase,
 )
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -328,3 +333,36 @@ def seeded_with():
                 db.select(PricingPlan.id).where(PricingPlan.name == "Basic Package")).one()
 
     return seed
+
+
+# --- Paid purchases ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def buy(app, client, seeded, stripe_emulator):
+    """buy(plan_name, email, expires_in=None) -> purchase id, paid and credited."""
+    def purchase(plan_name: str, email: str = "sam@example.com",
+                 expires_in: timedelta | None = None) -> int:
+        started = start_purchase(client, seeded[plan_name], email=email, name="Sam Student")
+        intent = pay(stripe_emulator, started["payment_intent_id"])
+        payload, headers = signed_event("payment_intent.succeeded", intent)
+        assert client.post(WEBHOOK_PATH, data=payload, headers=headers).status_code == 200
+        if expires_in is not None:
+            with app.app_context():
+                lot = db.session.scalars(
+                    db.select(Lot).where(Lot.purchase_id == started["transaction_id"])).one()
+                lot.expires_at = utcnow() + expires_in
+                lot.purchase.expires_at = lot.expires_at
+                db.session.commit()
+        return started["transaction_id"]
+
+    return purchase
+
+
+@pytest.fixture
+def student_id(app):
+    def lookup(email: str = "sam@example.com") -> int:
+        with app.app_context():
+            return db.session.scalars(db.select(User.id).where(User.email == email)).one()
+
+    return lookup
