@@ -15,6 +15,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 
@@ -56,8 +57,8 @@ class RefundForm(RequestKeyMixin, FlaskForm):
 class PlanForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=100)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
-    plan_type = SelectField("Type", choices=[("package", "Package"),
-                                              ("subscription", "Subscription")])
+    plan_type = SelectField("Type", choices=[SelectChoice("package", "Package"),
+                                              SelectChoice("subscription", "Subscription")])
     hours_included = DecimalField("Hours", places=2, validators=[InputRequired()])
     price = DecimalField("Price (€)", places=2, validators=[InputRequired()])
     validity_days = IntegerField("Valid for (days)", validators=[Optional()])
