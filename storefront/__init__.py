@@ -32,6 +32,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.logger.setLevel(logging.INFO)
     app.json.sort_keys = False  # keep the contract's field order
 
+    if app.config["PROXY_FIX_X_FOR"] or app.config["PROXY_FIX_X_PROTO"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
+                                x_proto=app.config["PROXY_FIX_X_PROTO"])
     register_extensions(app)
     register_blueprints(app)
 

@@ -89,7 +89,14 @@ class Config:
             "RATELIMIT_RESET_IP": _env("RATELIMIT_RESET_IP", "10 per hour"),
             "RATELIMIT_RESET_EMAIL": _env("RATELIMIT_RESET_EMAIL", "3 per hour"),
             "RATELIMIT_REGISTER_IP": _env("RATELIMIT_REGISTER_IP", "10 per hour"),
+            # Links in email and Stripe's return URL are built from this, never from the
+            # request's Host header (required in production).
             "PUBLIC_BASE_URL": _env("PUBLIC_BASE_URL"),
+            "TRUSTED_HOSTS": [h.strip() for h in (_env("TRUSTED_HOSTS") or "").split(",")
+                              if h.strip()] or None,
+            # Proxies in front of the app (ProxyFix): how many set X-Forwarded-For / -Proto.
+            "PROXY_FIX_X_FOR": int(_env("PROXY_FIX_X_FOR", "0")),
+            "PROXY_FIX_X_PROTO": int(_env("PROXY_FIX_X_PROTO", "0")),
             "MAIL_SERVER": _env("MAIL_SERVER"),
             "MAIL_PORT": int(_env("MAIL_PORT", "25")),
             "MAIL_USE_TLS": _env_bool("MAIL_USE_TLS", False),
@@ -179,7 +186,8 @@ def check_config(config: dict[str, Any]) -> None:
     production = env == "production"
     required = ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY"]
     if production:
-        required += ["STRIPE_WEBHOOK_SECRET", "SQLALCHEMY_DATABASE_URI", "MAIL_SERVER"]
+        required += ["STRIPE_WEBHOOK_SECRET", "SQLALCHEMY_DATABASE_URI", "MAIL_SERVER",
+                     "PUBLIC_BASE_URL"]
     for name in required:
         if not config.get(name):
             label = "DATABASE_URL" if name == "SQLALCHEMY_DATABASE_URI" else name

@@ -15,10 +15,14 @@ def test_mode() -> bool:
 
 
 def absolute_url(endpoint: str, **values) -> str:
-    """A full URL for links in email: PUBLIC_BASE_URL when set, else the current request's."""
+    """A full URL for email and Stripe: PUBLIC_BASE_URL when set (always in production), so a
+    forged Host header cannot redirect links; in development, the current request's host."""
     base = current_app.config.get("PUBLIC_BASE_URL")
     if base is None and has_request_context():
         return url_for(endpoint, _external=True, **values)
+    path = url_for(endpoint, **values) if has_request_context() else None
+    if path is not None:
+        return (base or "http://127.0.0.1:5000").rstrip("/") + path
     with current_app.test_request_context(base_url=base or "http://127.0.0.1:5000/"):
         return url_for(endpoint, _external=True, **values)
 

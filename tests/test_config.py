@@ -15,6 +15,7 @@ PRODUCTION = {
     "STRIPE_WEBHOOK_SECRET": "whsec_live",
     "STRIPE_API_BASE": None,
     "MAIL_SERVER": "smtp.example.com",
+    "PUBLIC_BASE_URL": "https://shop.example.com",
     **LIVE,
 }
 
@@ -39,7 +40,7 @@ def test_test_keys_refused_in_production():
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY",
-                                     "MAIL_SERVER"])
+                                     "MAIL_SERVER", "PUBLIC_BASE_URL"])
 def test_missing_secret_refused_in_production(missing):
     message = _refused({**PRODUCTION, missing: None})
     assert missing in message and "must be set" in message

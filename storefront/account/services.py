@@ -6,6 +6,12 @@ same way for every address and say the rest by email.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+
 from storefront import ledger
 from storefront.account.passwords import (
     check_new_password,
@@ -15,6 +21,7 @@ from storefront.account.passwords import (
 )
 from storefront.account.students import find_by_email
 from storefront.account.tokens import (
+    MAX_AGE,
     InvalidToken,
     make_token,
     password_fingerprint,
@@ -22,7 +29,8 @@ from storefront.account.tokens import (
 )
 from storefront.extensions import db
 from storefront.mail import queue_mail
-from storefront.models import Purchase, User
+from storefront.models import PendingRegistration, Purchase, User
+from storefront.models.base import utcnow
 from storefront.web import absolute_url
 
 
@@ -39,7 +47,10 @@ def register(*, name: str, email: str, password: str) -> None:
     password_hash = hash_password(password)  # always, so every branch takes as long
     user = find_by_email(email)
     if user is None:
-        token = make_token("register", {"email": email, "name": name, "pw": password_hash})
+        token = secrets.token_urlsafe(32)
+        db.session.add(PendingRegistration(token_hash=_digest(token), email=email, name=name,
+                                           password_hash=password_hash))
+        db.session.flush()
         queue_mail(email, "register_confirm", name=name,
                    link=absolute_url("account.confirm_registration", token=token))
     elif user.is_guest:
@@ -50,23 +61,39 @@ def register(*, name: str, email: str, password: str) -> None:
                    reset_link=absolute_url("account.forgot_password"))
 
 
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def pending_registration(token: str) -> PendingRegistration:
+    """The registration a link confirms, if it is unused and younger than its limit."""
+    pending = db.session.scalars(
+        select(PendingRegistration).where(PendingRegistration.token_hash == _digest(token))
+        .with_for_update()).first()
+    if pending is None:
+        raise InvalidToken("This link is not valid.")
+    if pending.used_at is not None:
+        raise InvalidToken("This link has already been used. Log in instead.")
+    if pending.created_at < utcnow() - timedelta(seconds=MAX_AGE["register"]):
+        raise InvalidToken("This link has expired.")
+    return pending
+
+
 def confirm_registration(token: str) -> User:
     """Create the account a registration link describes (or give a guest account its
     password). A second use of the link fails."""
-    payload = read_token("register", token)
-    email, name, password_hash = payload.get("email"), payload.get("name"), payload.get("pw")
-    if not (isinstance(email, str) and isinstance(name, str) and isinstance(password_hash, str)):
-        raise InvalidToken("This link is not valid.")
-    user = find_by_email(email)
+    pending = pending_registration(token)
+    pending.used_at = utcnow()
+    user = find_by_email(pending.email)
     if user is None:
-        user = User(email=email, name=name, password_hash=password_hash)
+        user = User(email=pending.email, name=pending.name, password_hash=pending.password_hash)
         db.session.add(user)
         db.session.flush()
         ledger.open_balance(user)
     elif user.is_guest:
-        user.name, user.password_hash = name, password_hash
+        user.name, user.password_hash = pending.name, pending.password_hash
     else:
-        raise InvalidToken("This link has already been used. Log in instead.")
+        raise InvalidToken("This account already exists. Log in instead.")
     db.session.flush()
     return user
 

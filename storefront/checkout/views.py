@@ -25,6 +25,7 @@ from storefront.payments import gateway
 from storefront.purchases import initiate_purchase, sync_purchase
 from storefront.purchases.initiate import purchasable_plan
 from storefront.ratelimits import initiate_limits
+from storefront.web import absolute_url
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
@@ -90,7 +91,7 @@ def pay(purchase_id: int):
         purchase=purchase,
         intent=intent,
         payable=payable,
-        return_url=url_for("checkout.complete", _external=True),
+        return_url=absolute_url("checkout.complete"),
         publishable_key=current_app.config["STRIPE_PUBLISHABLE_KEY"],
     )
 

@@ -3,7 +3,7 @@
 from storefront.models.catalog import PlanType, PricingPlan
 from storefront.models.ledger import Balance, EntryKind, ExpiryNotice, LedgerEntry, Lot
 from storefront.models.purchase import Purchase, PurchaseStatus
-from storefront.models.user import User
+from storefront.models.user import PendingRegistration, User
 from storefront.models.webhook import WebhookEvent, WebhookOutcome
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "ExpiryNotice",
     "LedgerEntry",
     "Lot",
+    "PendingRegistration",
     "PlanType",
     "PricingPlan",
     "Purchase",

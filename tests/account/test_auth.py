@@ -264,3 +264,52 @@ def test_session_cookie_flags(app, client, make_user):
     response = log_in(client, "sam@example.com")
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_emailed_links_ignore_a_forged_host_header(make_app, make_user, mailbox):
+    app = make_app(PUBLIC_BASE_URL="https://shop.example.com")
+    make_user("sam@example.com")
+    client = app.test_client()
+    forged = {"Host": "evil.example"}
+    page = client.get("/account/password/forgot", headers=forged).get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    sent = client.post("/account/password/forgot", headers=forged,
+                       data={"csrf_token": token, "email": "sam@example.com"})
+    assert sent.status_code == 200
+    link = mailbox.last_link("sam@example.com")
+    assert link.startswith("https://shop.example.com/account/password/reset/")
+
+
+def test_proxy_fix_uses_the_forwarded_client_address(make_app):
+    app = make_app(PROXY_FIX_X_FOR=1, RATELIMIT_ENABLED=True, RATELIMIT_LOGIN_IP="1 per hour",
+                   RATELIMIT_LOGIN_EMAIL="50 per hour")
+    client = app.test_client()
+    token = csrf_token(client, "/account/login")
+
+    def attempt(forwarded_for):
+        return client.post("/account/login", headers={"X-Forwarded-For": forwarded_for},
+                           data={"csrf_token": token, "email": "a@example.com",
+                                 "password": "guess-guess-guess"}).status_code
+
+    assert [attempt("203.0.113.1"), attempt("203.0.113.1"), attempt("203.0.113.2")] == [
+        400, 429, 400]
+
+
+def test_registration_link_carries_no_password_hash_and_expires(app, client, mailbox):
+    from datetime import timedelta
+
+    from storefront.models import PendingRegistration
+
+    post_form(client, "/account/register", name="Nia", email="nia@example.com",
+              password=PASSWORD)
+    link = mailbox.last_link("nia@example.com")
+    token = link.rsplit("/", 1)[1]
+    assert "argon2" not in link and len(token) < 60
+    with app.app_context():
+        pending = db.session.scalars(db.select(PendingRegistration)).one()
+        assert pending.token_hash != token  # only a hash is stored
+        pending.created_at -= timedelta(days=3)
+        db.session.commit()
+    expired = post_form(client, link.split("localhost", 1)[1])
+    assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
+    assert user(app, "nia@example.com") is None
