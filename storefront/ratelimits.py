@@ -1,5 +1,5 @@
-"""Rate limits on starting a purchase: per client IP for anonymous callers and per email
-for everyone, shared by the checkout page and the JSON API."""
+"""Rate limits on starting a purchase: per client IP for anonymous callers (per account when
+logged in) and per email for everyone, shared by the checkout page and the JSON API."""
 
 from __future__ import annotations
 
@@ -11,29 +11,33 @@ from storefront.extensions import limiter
 
 
 def _initiate_email_key() -> str:
-    """The lower-cased email the purchase is for (JSON body, form, or the logged-in user)."""
+    """The lower-cased email the purchase is for: the JSON body's, else the logged-in
+    user's (the page ignores a form email when logged in), else the form's."""
     email = None
     body = request.get_json(silent=True) if request.is_json else None
     if isinstance(body, dict) and isinstance(body.get("student_info"), dict):
         email = body["student_info"].get("email")
-    elif request.form.get("email"):
-        email = request.form["email"]
     elif current_user.is_authenticated:
         email = current_user.email
+    else:
+        email = request.form.get("email")
     if isinstance(email, str) and email.strip():
         return "email:" + email.strip().lower()
     return "ip:" + get_remote_address()
 
 
-def _logged_in() -> bool:
-    return bool(current_user.is_authenticated)
+def _client_key() -> str:
+    """Anonymous callers by IP; logged-in ones by account, wherever they connect from."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
 
 
 _per_ip = limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_INITIATE_IP"],
     scope="initiate-ip",
+    key_func=_client_key,
     methods=["POST"],
-    exempt_when=_logged_in,
 )
 _per_email = limiter.shared_limit(
     lambda: current_app.config["RATELIMIT_INITIATE_EMAIL"],

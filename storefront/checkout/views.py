@@ -54,7 +54,8 @@ def start(plan_id: int):
             name, email = form.name.data, form.email.data
         try:
             started = initiate_purchase(
-                plan_id=plan_id, name=name, email=email, acting_user=current_user
+                plan_id=plan_id, name=name, email=email, acting_user=current_user,
+                may_reuse=may_view,
             )
             db.session.commit()
         except StorefrontError as failure:
@@ -84,6 +85,11 @@ def pay(purchase_id: int):
     if purchase.state is PurchaseStatus.COMPLETED:
         return redirect(url_for("checkout.purchase_status", purchase_id=purchase.id))
     intent = gateway.retrieve_payment_intent(purchase.payment_intent_id)
+    if intent.status in ("succeeded", "processing"):
+        # Paid already (the webhook may be late): settle it here and show the outcome.
+        sync_purchase(intent)
+        db.session.commit()
+        return redirect(url_for("checkout.purchase_status", purchase_id=purchase.id))
     payable = intent.status in ("requires_payment_method", "requires_confirmation",
                                 "requires_action")
     return render_template(

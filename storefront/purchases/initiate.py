@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from storefront.extensions import db
 from storefront.models import PricingPlan, Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
 from storefront.payments import gateway
+from storefront.purchases.fulfil import sync_purchase
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +65,26 @@ def _recent_pending(student: User, plan: PricingPlan) -> Purchase | None:
 
 
 def initiate_purchase(
-    *, plan_id: int, name: str, email: str, acting_user: User | None
+    *, plan_id: int, name: str, email: str, acting_user: User | None,
+    may_reuse: Callable[[Purchase], bool] = lambda purchase: False,
 ) -> InitiatedPurchase:
     """Create (or reuse, within 30 minutes) a pending purchase and its PaymentIntent.
 
+    A pending purchase is reused only when `may_reuse` says the caller started it, so an
+    email address alone never reveals someone's payment. A pending purchase whose payment
+    went through meanwhile is settled (credited) first, never paid twice.
     Flushes, never commits: a failure anywhere leaves nothing once the caller rolls back.
     """
     plan = purchasable_plan(plan_id)
     student = resolve_student(email=email, name=name, acting_user=acting_user)
 
     pending = _recent_pending(student, plan)
-    if pending is not None:
+    if pending is not None and may_reuse(pending):
         intent = gateway.retrieve_payment_intent(pending.payment_intent_id)
         if intent.status in _PAYABLE and intent.client_secret:
             log.info("reusing pending purchase %d for student %d", pending.id, student.id)
             return InitiatedPurchase(pending, intent.client_secret, reused=True)
+        sync_purchase(intent)
 
     purchase = Purchase(
         student_id=student.id,

@@ -276,3 +276,40 @@ def test_limits_can_be_switched_off(make_app, seeded_with):
     statuses = {client.post(URL, json=body(plan_id, email=f"x{n}@example.com")).status_code
                 for n in range(3)}
     assert statuses == {201}
+
+
+def test_another_caller_with_the_same_email_does_not_get_the_pending_payment(app, client,
+                                                                             seeded):
+    first = client.post(URL, json=body(seeded["Basic Package"])).get_json()
+    stranger = app.test_client().post(URL, json=body(seeded["Basic Package"])).get_json()
+    assert stranger["transaction_id"] != first["transaction_id"]
+    assert stranger["client_secret"] != first["client_secret"]
+
+
+def test_paid_pending_purchase_is_settled_not_paid_twice(app, client, seeded, stripe_emulator):
+    from tests.support import pay
+
+    first = client.post(URL, json=body(seeded["Basic Package"])).get_json()
+    pay(stripe_emulator, first["payment_intent_id"])  # paid, but no webhook came
+    again = client.post(URL, json=body(seeded["Basic Package"])).get_json()
+    assert again["transaction_id"] != first["transaction_id"]
+    with app.app_context():
+        assert db.session.get(Purchase, first["transaction_id"]).status == "completed"
+        from storefront.ledger import verify_ledger
+
+        assert verify_ledger() == []
+
+
+def test_logged_in_buyers_are_limited_per_account(make_app, seeded_with, make_user):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_INITIATE_IP="2 per hour",
+                   RATELIMIT_INITIATE_EMAIL="50 per hour")
+    plan_id = seeded_with(app)
+    make_user("sam@example.com")
+    client = app.test_client()
+    log_in(client, "sam@example.com")
+    from tests.conftest import csrf_token
+
+    token = csrf_token(client)
+    statuses = [client.post(URL, json=body(plan_id, email=f"other{n}@example.com"),
+                            headers={"X-CSRFToken": token}).status_code for n in range(3)]
+    assert statuses == [201, 201, 429]  # varying the email does not get around the limit

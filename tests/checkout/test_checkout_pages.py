@@ -271,3 +271,16 @@ def test_checkout_page_is_rate_limited_with_an_html_page(make_app, seeded_with):
     assert "Too many attempts" in limited.get_data(as_text=True)
     assert int(limited.headers["Retry-After"]) > 0
     assert len(purchases(app)) == 2
+
+
+def test_pay_page_after_a_payment_whose_webhook_is_late_settles_it(app, client, seeded,
+                                                                    stripe_emulator):
+    response = start_as_guest(client, seeded["Basic Package"])
+    [purchase] = purchases(app)
+    pay(stripe_emulator, purchase.payment_intent_id)
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 302
+    assert page.headers["Location"] == f"/checkout/purchase/{purchase.id}"
+    html = client.get(page.headers["Location"]).get_data(as_text=True)
+    assert "Payment received" in html and "Start again" not in html
+    assert credited_minutes(app, "ana@example.com") == 300
