@@ -37,6 +37,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
                                 x_proto=app.config["PROXY_FIX_X_PROTO"])
+    from storefront.web import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
     register_extensions(app)
     register_blueprints(app)
 

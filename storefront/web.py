@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, has_request_context, url_for
+from werkzeug.routing import IntegerConverter
 
 from storefront.formatting import hours_display, hours_text, iso_utc, money_display
 
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """<id:…> in routes: a database id, so larger numbers are a 404, not an overflow."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
 
 
 def test_mode() -> bool:

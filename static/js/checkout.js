@@ -28,7 +28,7 @@
       return error.message;
     }
     if (error.type === 'validation_error') {
-      return 'Check your card details and try again.';
+      return null; // the Payment Element shows these next to the field itself
     }
     return GENERIC_ERROR;
   }
@@ -63,8 +63,9 @@
       confirmParams: { return_url: form.dataset.returnUrl }
     }).then(function (result) {
       // confirmPayment resolves only when it did not redirect, i.e. on an error.
-      if (result && result.error) {
-        showMessage(errorText(result.error));
+      var text = result && result.error ? errorText(result.error) : null;
+      if (text) {
+        showMessage(text);
       }
     }, function () {
       showMessage(GENERIC_ERROR);

@@ -145,7 +145,7 @@ def dashboard():
                                .order_by(Purchase.created_at.desc())).all())
 
 
-@bp.get("/purchases/<int:purchase_id>")
+@bp.get("/purchases/<id:purchase_id>")
 @login_required
 def receipt(purchase_id: int):
     purchase = db.session.get(Purchase, purchase_id)

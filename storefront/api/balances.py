@@ -23,6 +23,7 @@ from storefront.validation import FieldError, clean_email
 
 PREFIX = "/student-balance"
 PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+MAX_BOOKING_HOURS = 1000
 
 
 def _student() -> User:
@@ -101,7 +102,7 @@ def _positive_int(name: str, default: int) -> int:
     value = request.args.get(name)
     if value is None:
         return default
-    if not value.isdigit() or int(value) < 1:
+    if not value.isdigit() or not 1 <= int(value) <= 10**6:
         abort(400, description=f"{name}: must be a positive integer.")
     return int(value)
 
@@ -180,9 +181,12 @@ def check_booking():
         hours = Decimal(request.args.get("duration_hours", ""))
     except InvalidOperation:
         hours = Decimal(0)
-    if not hours.is_finite() or hours <= 0:
-        abort(400, description="duration_hours: must be a number greater than 0.")
+    if not hours.is_finite() or hours <= 0 or hours > MAX_BOOKING_HOURS:
+        abort(400, description=f"duration_hours: must be a number above 0 and at most "
+                               f"{MAX_BOOKING_HOURS}.")
     required = int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if required < 1:
+        abort(400, description="duration_hours: must be at least one minute (0.02).")
     view = student_overview(student, utcnow())
     available = view.available_minutes
     can_book = available >= required > 0

@@ -98,7 +98,7 @@ def process_expired_packages():
     })
 
 
-@bp.post(f"{ADMIN}/packages/<int:purchase_id>/extend/")
+@bp.post(f"{ADMIN}/packages/<id:purchase_id>/extend/")
 @staff_required
 def extend_package(purchase_id: int):
     """Move a package's expiry later, with a reason kept in the ledger."""

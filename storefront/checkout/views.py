@@ -38,7 +38,7 @@ def _unavailable_reason(plan_id: int) -> str | None:
     return None
 
 
-@bp.route("/<int:plan_id>", methods=["GET", "POST"])
+@bp.route("/<id:plan_id>", methods=["GET", "POST"])
 @initiate_limits
 def start(plan_id: int):
     """Plan summary and, for a guest, name and email; POST starts the purchase."""
@@ -78,7 +78,7 @@ def _purchase_for_browser(purchase_id: int) -> Purchase:
     return purchase
 
 
-@bp.get("/purchase/<int:purchase_id>/pay")
+@bp.get("/purchase/<id:purchase_id>/pay")
 def pay(purchase_id: int):
     """The Payment Element for one purchase this browser started."""
     purchase = _purchase_for_browser(purchase_id)
@@ -102,7 +102,7 @@ def pay(purchase_id: int):
     )
 
 
-@bp.get("/purchase/<int:purchase_id>")
+@bp.get("/purchase/<id:purchase_id>")
 def purchase_status(purchase_id: int):
     """Where a finished purchase's pay link leads: its outcome, from our records."""
     purchase = _purchase_for_browser(purchase_id)

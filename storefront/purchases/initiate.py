@@ -18,6 +18,7 @@ from storefront.models import PricingPlan, Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
 from storefront.payments import gateway
 from storefront.purchases.fulfil import sync_purchase
+from storefront.web import MAX_ID
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class InitiatedPurchase:
 
 def purchasable_plan(plan_id: int) -> PricingPlan:
     """The plan, if it exists, is active and can be bought here; else a ValidationError."""
-    plan = db.session.get(PricingPlan, plan_id)
+    plan = db.session.get(PricingPlan, plan_id) if 0 < plan_id <= MAX_ID else None
     if plan is None:
         raise ValidationError.for_fields({"plan_id": ["Pricing plan not found."]})
     if not plan.is_active:

@@ -56,6 +56,6 @@ def new_plan():
     return _edit(None)
 
 
-@bp.route("/plans/<int:plan_id>", methods=["GET", "POST"])
+@bp.route("/plans/<id:plan_id>", methods=["GET", "POST"])
 def edit_plan(plan_id: int):
     return _edit(db.session.get(PricingPlan, plan_id) or abort(404))

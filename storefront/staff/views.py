@@ -64,7 +64,7 @@ def search():
     return render_template("staff/search.html", query=query, students=find_students(query))
 
 
-@bp.get("/students/<int:student_id>")
+@bp.get("/students/<id:student_id>")
 def student(student_id: int):
     user = _student(student_id)
     lots = student_lots(user)
@@ -77,7 +77,7 @@ def student(student_id: int):
     )
 
 
-@bp.post("/students/<int:student_id>/sessions")
+@bp.post("/students/<id:student_id>/sessions")
 def record_session(student_id: int):
     user = _student(student_id)
     form = SessionForm()
@@ -103,7 +103,7 @@ def record_session(student_id: int):
     return _done(student_id)
 
 
-@bp.post("/students/<int:student_id>/sessions/cancel")
+@bp.post("/students/<id:student_id>/sessions/cancel")
 def cancel_session(student_id: int):
     _student(student_id)
     form = CancelSessionForm()
@@ -119,7 +119,7 @@ def _purchase(purchase_id: int) -> Purchase:
     return db.session.get(Purchase, purchase_id) or abort(404)
 
 
-@bp.post("/purchases/<int:purchase_id>/extend")
+@bp.post("/purchases/<id:purchase_id>/extend")
 def extend(purchase_id: int):
     purchase = _purchase(purchase_id)
     form = ExtendForm()
@@ -132,7 +132,7 @@ def extend(purchase_id: int):
         f"Purchase {purchase.id} extended by {form.days.data} days.")
 
 
-@bp.post("/purchases/<int:purchase_id>/refund")
+@bp.post("/purchases/<id:purchase_id>/refund")
 def refund(purchase_id: int):
     purchase = _purchase(purchase_id)
     form = RefundForm()

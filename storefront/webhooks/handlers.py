@@ -7,10 +7,12 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
+from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.models import WebhookEvent, WebhookOutcome
 from storefront.models.base import utcnow
 from storefront.payments import gateway
+from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import StripeEvent
 from storefront.purchases import FulfilOutcome, refunds, sync_purchase
 
@@ -85,7 +87,14 @@ def record_and_apply(event: StripeEvent, payload: bytes) -> WebhookEvent:
     if handler is None:
         outcome, detail = WebhookOutcome.IGNORED, "unhandled event type"
     else:
-        outcome, detail = handler(event)
+        try:
+            with db.session.begin_nested():
+                outcome, detail = handler(event)
+        except PaymentError:
+            raise  # Stripe could not be asked: let Stripe retry the event
+        except StorefrontError as refusal:
+            # A refusal retrying will not change: keep the event, marked failed.
+            outcome, detail = WebhookOutcome.FAILED, f"refused: {refusal.message}"
     row.outcome = outcome.value
     row.detail = detail
     row.processed_at = utcnow()

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from storefront.extensions import csrf, db, limiter
 from storefront.payments import gateway
+from storefront.payments.errors import PaymentError
 from storefront.purchases import PurchaseNotVisibleYet
 from storefront.webhooks.handlers import already_received, record_and_apply
 
@@ -48,6 +49,11 @@ def stripe_webhook():
             return _text("Duplicate event; already processed.", 200)
         log.exception("webhook %s: integrity error", event.id)
         return _text("Could not record the event; please retry.", 500)
+    except PaymentError as error:
+        db.session.rollback()
+        log.warning("webhook %s: Stripe call failed (%s); asking Stripe to retry",
+                    event.id, error.error_type)
+        return _text("Payment service unavailable; please retry.", 503)
     except PurchaseNotVisibleYet:
         db.session.rollback()
         log.warning("webhook %s: purchase for %s not visible yet; asking Stripe to retry",

@@ -113,7 +113,8 @@ def test_check_booking(client, sam, duration, can_book, after):
 
 
 @pytest.mark.parametrize("query", ["", "?duration_hours=0", "?duration_hours=-1",
-                                   "?duration_hours=abc", "?duration_hours=NaN"])
+                                   "?duration_hours=abc", "?duration_hours=NaN",
+                                   "?duration_hours=1e30", "?duration_hours=0.001"])
 def test_check_booking_needs_a_positive_duration(client, sam, query):
     response = client.get(BASE + "check-booking/" + query)
     assert response.status_code == 400 and "duration_hours" in response.get_json()["detail"]

@@ -284,3 +284,10 @@ def test_pay_page_after_a_payment_whose_webhook_is_late_settles_it(app, client, 
     html = client.get(page.headers["Location"]).get_data(as_text=True)
     assert "Payment received" in html and "Start again" not in html
     assert credited_minutes(app, "ana@example.com") == 300
+
+
+@pytest.mark.parametrize("path", ["/checkout/100000000000000000000000",
+                                  "/checkout/purchase/99999999999999999999/pay",
+                                  "/checkout/0"])
+def test_huge_or_zero_ids_are_404_not_500(client, path):
+    assert client.get(path).status_code == 404

@@ -121,3 +121,18 @@ def test_dispute_found_through_the_charge_when_the_intent_is_missing(app, client
     opened["payment_intent"] = None
     deliver(client, "charge.dispute.created", opened)
     assert state(app, purchase) == ("completed", 0, 0, 300)
+
+
+def test_dispute_whose_charge_cannot_be_looked_up_asks_for_a_retry(make_app, seeded_with,
+                                                                  stripe_stub):
+    from storefront.models import WebhookEvent
+
+    app = make_app(STRIPE_API_BASE=stripe_stub.base_url)
+    seeded_with(app)
+    stripe_stub.respond(500, {"error": {"type": "api_error", "message": "down"}})
+    response = deliver(app.test_client(), "charge.dispute.created", {
+        "id": "dp_x", "object": "dispute", "charge": "ch_x", "payment_intent": None,
+        "status": "needs_response", "amount": 100})
+    assert response.status_code == 503 and response.mimetype == "text/plain"
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(WebhookEvent)) == 0
