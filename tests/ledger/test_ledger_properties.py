@@ -43,7 +43,8 @@ def _buy(student: User, plan: int, now) -> Purchase:
     return purchase
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=operations)
 def test_invariants_hold_after_every_step(app, seeded, steps):
     with app.app_context():
@@ -65,8 +66,8 @@ def test_invariants_hold_after_every_step(app, seeded, steps):
                     ledger.cancel_consumption(session_ref=f"{student.id}-s{step[1]}", now=now)
                 elif kind == "refund" and step[1] < len(purchases):
                     purchase = purchases[step[1]]
-                    total = min(purchase.price_minor,
-                                refunded.get(purchase.id, 0) + purchase.price_minor * step[2] // 100)
+                    more = purchase.price_minor * step[2] // 100
+                    total = min(purchase.price_minor, refunded.get(purchase.id, 0) + more)
                     refunded[purchase.id] = total
                     ledger.apply_refunded_total(purchase, total)
                 elif kind == "dispute" and step[1] < len(purchases):
