@@ -105,7 +105,10 @@ class Config:
             "MAIL_PASSWORD": _env("MAIL_PASSWORD"),
             "MAIL_DEFAULT_SENDER": _env("MAIL_DEFAULT_SENDER", "Storefront <no-reply@localhost>"),
             "MAIL_OUTBOX_DIR": _env("MAIL_OUTBOX_DIR"),
-            "CACHE_TYPE": _env("CACHE_TYPE", "SimpleCache"),
+            # One shared cache (Redis) keeps every worker's plan list in step; the in-process
+            # SimpleCache is for a single process (development, tests).
+            "CACHE_TYPE": _env("CACHE_TYPE", "RedisCache" if _env("CACHE_REDIS_URL")
+                               else "SimpleCache"),
             "CACHE_REDIS_URL": _env("CACHE_REDIS_URL"),
             "PRICING_CACHE_SECONDS": int(_env("PRICING_CACHE_SECONDS", "3600")),
             "PENDING_PURCHASE_REUSE_MINUTES": 30,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
+from wtforms.validators import ValidationError as WTFormsValidationError
 
 NAME_MAX_LENGTH = 150
 _NAME_PUNCTUATION = frozenset(" '-.")
@@ -44,3 +45,14 @@ def clean_email(value: object) -> str:
     except EmailNotValidError:
         raise FieldError(INVALID_EMAIL) from None
     return result.normalized.lower()
+
+
+def form_rule(clean):
+    """A WTForms validator made from a clean_* function (which may normalise the value)."""
+    def check(form, field) -> None:
+        try:
+            field.data = clean(field.data)
+        except FieldError as error:
+            raise WTFormsValidationError(str(error)) from None
+
+    return check

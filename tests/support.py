@@ -178,3 +178,9 @@ def pay(emulator: Emulator, payment_intent_id: str, payment_method: str = "pm_ca
     with contextlib.suppress(stripe.CardError):  # a decline leaves its error on the intent
         client.v1.payment_intents.confirm(payment_intent_id)
     return client.v1.payment_intents.retrieve(payment_intent_id).to_dict()
+
+
+def deliver(client, event_type: str, obj: dict, **kwargs):
+    """POST a signed event to the webhook through the test client."""
+    payload, headers = signed_event(event_type, obj, **kwargs)
+    return client.post(WEBHOOK_PATH, data=payload, headers=headers)

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, StringField
-from wtforms.validators import ValidationError
 
-from storefront.validation import FieldError, clean_email, clean_student_name
-
-
-def _rule(clean):
-    def check(form, field) -> None:
-        try:
-            field.data = clean(field.data)
-        except FieldError as error:
-            raise ValidationError(str(error)) from None
-
-    return check
+from storefront.validation import clean_email, clean_student_name, form_rule
 
 
 class GuestDetailsForm(FlaskForm):
     """Name and email of a buyer who is not logged in."""
 
-    name = StringField("Your name", validators=[_rule(clean_student_name)])
-    email = EmailField("Email", validators=[_rule(clean_email)])
+    name = StringField("Your name", validators=[form_rule(clean_student_name)])
+    email = EmailField("Email", validators=[form_rule(clean_email)])

@@ -8,12 +8,7 @@ from storefront import ledger
 from storefront.extensions import db
 from storefront.models import Lot, Purchase
 from storefront.models.base import utcnow
-from tests.support import WEBHOOK_PATH, signed_event
-
-
-def deliver(client, event_type, obj, **kwargs):
-    payload, headers = signed_event(event_type, obj, **kwargs)
-    return client.post(WEBHOOK_PATH, data=payload, headers=headers)
+from tests.support import deliver
 
 
 def state(app, purchase_id):

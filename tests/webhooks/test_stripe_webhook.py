@@ -11,12 +11,7 @@ from sqlalchemy import text
 from storefront.extensions import db
 from storefront.ledger import verify_ledger
 from storefront.models import LedgerEntry, Purchase, WebhookEvent
-from tests.support import WEBHOOK_PATH, pay, signed_event, start_purchase
-
-
-def deliver(client, event_type, obj, **kwargs):
-    payload, headers = signed_event(event_type, obj, **kwargs)
-    return client.post(WEBHOOK_PATH, data=payload, headers=headers)
+from tests.support import WEBHOOK_PATH, deliver, pay, signed_event, start_purchase
 
 
 def state(app, transaction_id):
