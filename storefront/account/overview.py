@@ -28,6 +28,7 @@ class Package:
     minutes_granted: int
     minutes_consumed: int
     minutes_remaining: int
+    minutes_on_hold: int
     expires_at: datetime | None
     days_until_expiry: int | None
     is_expired: bool
@@ -107,14 +108,15 @@ def student_overview(student: User, now: datetime) -> Overview:
         package = Package(
             transaction_id=purchase.id, plan_name=purchase.plan_name,
             minutes_granted=lot.minutes_granted, minutes_consumed=consumed_by_lot[lot.id],
-            minutes_remaining=lot.minutes_remaining, expires_at=lot.expires_at,
+            minutes_remaining=lot.minutes_remaining, minutes_on_hold=lot.minutes_on_hold,
+            expires_at=lot.expires_at,
             days_until_expiry=_days_until(lot.expires_at, now), is_expired=is_expired,
             value_remaining_minor=0 if is_expired else _value(
                 lot.minutes_remaining, lot.minutes_granted, purchase.price_minor),
         )
         if is_expired:
             expired.append(package)
-        elif lot.minutes_remaining > 0:
+        elif lot.minutes_remaining > 0 or lot.minutes_on_hold > 0:
             active.append(package)
         else:
             used_up.append(package)

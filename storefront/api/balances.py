@@ -47,6 +47,7 @@ def _package(p: Package) -> dict:
         "hours_included": hours_text(p.minutes_granted),
         "hours_consumed": hours_text(p.minutes_consumed),
         "hours_remaining": hours_text(p.minutes_remaining),
+        "hours_on_hold": hours_text(p.minutes_on_hold),
         "expires_at": iso_utc(p.expires_at),
         "days_until_expiry": p.days_until_expiry,
         "is_expired": p.is_expired,

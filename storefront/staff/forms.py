@@ -54,6 +54,11 @@ class RefundForm(RequestKeyMixin, FlaskForm):
     reason = StringField("Reason", validators=[Optional(), Length(max=500)])
 
 
+class ExpiryForm(FlaskForm):
+    grace_hours = IntegerField("Grace (hours)", default=24,
+                               validators=[InputRequired(), NumberRange(min=0, max=24 * 365)])
+
+
 class PlanForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=100)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from storefront import ledger
@@ -14,13 +16,19 @@ from storefront.purchases.refunds import refundable_minor, request_refund
 from storefront.staff.access import staff_required
 from storefront.staff.forms import (
     CancelSessionForm,
+    ExpiryForm,
     ExtendForm,
     RefundForm,
     SessionForm,
     to_minor,
     to_minutes,
 )
-from storefront.staff.queries import find_students, student_ledger, student_lots
+from storefront.staff.queries import (
+    find_students,
+    lots_past_expiry,
+    student_ledger,
+    student_lots,
+)
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -143,3 +151,19 @@ def refund(purchase_id: int):
         purchase=purchase, amount_minor=to_minor(form.amount.data),
         reason=form.reason.data or "", request_key=form.request_key.data),
         purchase.student_id, f"Refund of €{form.amount.data:.2f} sent to Stripe.")
+
+
+@bp.route("/expiry", methods=["GET", "POST"])
+def expiry():
+    """Packages past their expiry that still hold hours; POST expires them (idempotent)."""
+    form = ExpiryForm()
+    if form.validate_on_submit():
+        expired = ledger.expire_lots(now=utcnow(), grace=timedelta(hours=form.grace_hours.data))
+        db.session.commit()
+        flash(f"Expired {hours_text(sum(e.minutes for e in expired))} hours in "
+              f"{len(expired)} package(s).", "success")
+        return redirect(url_for("staff.expiry", grace_hours=form.grace_hours.data))
+    grace = request.args.get("grace_hours", "24")
+    form.grace_hours.data = int(grace) if grace.isdigit() and int(grace) <= 24 * 365 else 24
+    overdue = lots_past_expiry(utcnow(), timedelta(hours=form.grace_hours.data))
+    return render_template("staff/expiry.html", form=form, overdue=overdue)

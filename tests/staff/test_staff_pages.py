@@ -139,3 +139,36 @@ def test_plan_rules_are_enforced(app, staff, seeded, fields, message):
     assert response.status_code == 400 and message in page_text(response)
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(PricingPlan)) == 7
+
+
+def test_expire_overdue_packages_from_the_page(app, staff, buy, student_id):
+    from datetime import timedelta
+
+    buy("Basic Package", expires_in=timedelta(hours=-30))
+    buy("Standard Package", expires_in=timedelta(hours=-2))
+    listed = page_text(staff.get("/staff/expiry?grace_hours=24"))
+    assert "Basic Package" in listed and "Standard Package" not in listed
+    done = post(staff, "/staff/expiry", grace_hours="24")
+    assert "Expired 5.00 hours in 1 package(s)." in page_text(done)
+    assert "Nothing to expire with 24 hours" in page_text(done)
+    again = post(staff, "/staff/expiry", grace_hours="24")
+    assert "Expired 0.00 hours in 0 package(s)." in page_text(again)
+    with app.app_context():
+        assert db.session.get(Balance, student_id()).available_minutes == 600
+
+
+def test_student_sees_hours_on_hold_during_a_dispute(app, client, buy, make_user):
+    from storefront.models import Purchase as PurchaseModel
+
+    purchase_id = buy("Basic Package")
+    with app.app_context():
+        ledger.hold_for_dispute(db.session.get(PurchaseModel, purchase_id), "dp_1")
+        sam = db.session.get(PurchaseModel, purchase_id).student
+        from storefront.account.passwords import hash_password
+
+        sam.password_hash = hash_password("violet-harbour-lantern-42")
+        db.session.commit()
+    log_in(client, "sam@example.com")
+    text = page_text(client.get("/account"))
+    assert "5 hours on hold while a payment dispute is open" in text
+    assert "0.00 hours available" in text
