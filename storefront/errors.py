@@ -14,6 +14,13 @@ class StorefrontError(Exception):
         self.message = message
         self.field_errors = field_errors
 
+    @property
+    def first_message(self) -> str:
+        """The message without the field path, for pages that show it beside the form."""
+        if self.field_errors:
+            return next(iter(self.field_errors.values()))[0]
+        return self.message
+
     def to_json(self) -> dict:
         body: dict = {"success": False, "error_type": self.error_type, "message": self.message}
         if self.field_errors:

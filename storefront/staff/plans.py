@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import abort, flash, redirect, render_template, url_for
 
 from storefront.catalog.services import PlanChanges, all_plans, save_plan
@@ -31,8 +33,8 @@ def _changes(form: PlanForm) -> PlanChanges:
 def _edit(plan: PricingPlan | None):
     form = PlanForm(obj=plan) if plan else PlanForm()
     if plan is not None and not form.is_submitted():
-        form.hours_included.data = hours_text(plan.minutes_included)
-        form.price.data = amount_text(plan.price_minor)
+        form.hours_included.data = Decimal(hours_text(plan.minutes_included))
+        form.price.data = Decimal(amount_text(plan.price_minor))
     error = None
     if form.validate_on_submit():
         try:
@@ -40,7 +42,7 @@ def _edit(plan: PricingPlan | None):
             db.session.commit()
         except ValidationError as refusal:
             db.session.rollback()
-            error = refusal.message
+            error = refusal.first_message
         else:
             flash(f"Plan “{saved.name}” saved.", "success")
             return redirect(url_for("staff.plans"))

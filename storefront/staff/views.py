@@ -60,7 +60,7 @@ def _attempt(action, student_id: int, success: str):
         db.session.commit()
     except StorefrontError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(error.first_message, "error")
     else:
         flash(success, "success")
     return _done(student_id)
@@ -103,7 +103,7 @@ def record_session(student_id: int):
               f"({hours_text(error.available)} available).", "error")
     except StorefrontError as error:
         db.session.rollback()
-        flash(error.message, "error")
+        flash(error.first_message, "error")
     else:
         flash("Already recorded; nothing changed." if result.repeated else
               f"Recorded {hours_text(minutes)} hours for {form.session_ref.data.strip()}.",

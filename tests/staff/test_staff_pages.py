@@ -112,6 +112,10 @@ def test_plans_are_managed_and_the_catalog_follows_at_once(app, staff, client, s
     assert plans[0]["name"] == "Exam Sprint" and plans[0]["price_per_hour"] == "12.50"
 
     basic = seeded["Basic Package"]
+    form = staff.get(f"/staff/plans/{basic}")
+    html = form.get_data(as_text=True)
+    assert form.status_code == 200
+    assert 'value="5.00"' in html and 'value="75.00"' in html and 'value="30"' in html
     edited = post(staff, f"/staff/plans/{basic}", name="Basic Package", description="",
                   plan_type="package", hours_included="5", price="80.00", validity_days="30",
                   display_order="1")  # no is_active: taken off sale
