@@ -36,7 +36,7 @@ def _duration(value: str) -> timedelta:
 
 
 @hours_cli.command("expire")
-@click.option("--grace-hours", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--grace-hours", default=24, show_default=True, type=click.IntRange(min=0))
 @click.option("--dry-run", is_flag=True, help="List what would expire; change nothing.")
 def hours_expire(grace_hours: int, dry_run: bool) -> None:
     """Expire the remaining minutes of lots past their expiry (plus grace)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import flask_migrate
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from storefront import create_app, ledger
@@ -37,6 +38,11 @@ from tests.support import (
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# CI explores the same property-test examples on every run, so a red run is reproducible.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if IN_CI:
+    hypothesis_settings.load_profile("ci")
 
 
 def _chromium() -> str | None:

@@ -27,7 +27,9 @@ def test_hours_expire_with_grace_dry_run_and_twice(app, runner, buy, student_id)
     assert "Expired 300 minutes in 1 lot(s)." in done.output and minutes(app, sam) == 600
     again = runner.invoke(args=["hours", "expire", "--grace-hours", "24"])
     assert "Expired 0 minutes in 0 lot(s)." in again.output
-    runner.invoke(args=["hours", "expire"])
+    default_grace = runner.invoke(args=["hours", "expire"])  # 24 hours by default
+    assert "Expired 0 minutes" in default_grace.output
+    runner.invoke(args=["hours", "expire", "--grace-hours", "0"])
     assert minutes(app, sam) == 0
 
 

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from storefront.extensions import db
-from storefront.models import EntryKind, LedgerEntry, Lot, Purchase, PurchaseStatus, User
+from storefront.models import EntryKind, LedgerEntry, Lot, Purchase, User
+from storefront.models.purchase import PAID_STATUSES
 
 EXPIRY_WARNING = timedelta(days=7)
 _CONSUMPTION_KINDS = (EntryKind.CONSUMPTION.value, EntryKind.CONSUMPTION_REVERSAL.value)
@@ -58,6 +59,7 @@ class Overview:
     purchased_minutes: int
     consumed_minutes: int
     expired_minutes: int
+    refunded_minutes: int
     value_remaining_minor: int
     currency: str
     active: list[Package]
@@ -135,6 +137,7 @@ def student_overview(student: User, now: datetime) -> Overview:
                            + totals[EntryKind.CONSUMPTION_REVERSAL.value]),
         expired_minutes=-totals[EntryKind.EXPIRY.value] + sum(
             p.minutes_remaining for p in expired),
+        refunded_minutes=-totals[EntryKind.REFUND_REVERSAL.value],
         value_remaining_minor=sum(p.value_remaining_minor for p in active),
         currency=currency,
         active=active, expired=expired, used_up=used_up, sessions=session_list,
@@ -153,5 +156,7 @@ def purchase_history(student: User, *, status: str | None = None,
 
 
 def completed_purchases(student: User) -> list[Purchase]:
+    """Paid purchases, refunded ones included (they still have a receipt)."""
     return list(db.session.scalars(
-        purchase_history(student, status=PurchaseStatus.COMPLETED.value)))
+        purchase_history(student).where(
+            Purchase.status.in_([status.value for status in PAID_STATUSES]))))

@@ -27,7 +27,7 @@ from storefront.account.redirects import safe_next
 from storefront.account.throttle import login_limits, register_limits, reset_limits
 from storefront.account.tokens import InvalidToken
 from storefront.extensions import db
-from storefront.models import Purchase, PurchaseStatus
+from storefront.models import Purchase
 from storefront.models.base import utcnow
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -149,7 +149,6 @@ def dashboard():
 @login_required
 def receipt(purchase_id: int):
     purchase = db.session.get(Purchase, purchase_id)
-    if (purchase is None or purchase.student_id != current_user.id
-            or purchase.status != PurchaseStatus.COMPLETED.value):
+    if purchase is None or purchase.student_id != current_user.id or not purchase.is_paid:
         abort(404)
     return render_template("account/receipt.html", purchase=purchase)

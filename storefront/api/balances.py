@@ -67,6 +67,7 @@ def balance_summary():
             "hours_purchased": hours_text(view.purchased_minutes),
             "hours_consumed": hours_text(view.consumed_minutes),
             "hours_expired": hours_text(view.expired_minutes),
+            "hours_refunded": hours_text(view.refunded_minutes),
             "remaining_hours": hours_text(view.available_minutes),
             "balance_amount": amount_text(view.value_remaining_minor),
         },

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import jsonify, request
+from sqlalchemy import select
 
 from storefront import ledger
 from storefront.account.students import find_by_email
@@ -148,12 +149,34 @@ def consume():
         200 if result.repeated else 201)
 
 
+def _session_owner(session_ref: str, body: dict) -> int:
+    if body.get("email") is not None:
+        try:
+            student = find_by_email(clean_email(body.get("email")))
+        except FieldError as error:
+            raise ValidationError.for_fields({"email": [str(error)]}) from None
+        if student is None:
+            raise NotFound("No student with that email.")
+        return student.id
+    owners = set(db.session.scalars(select(LedgerEntry.student_id).where(
+        LedgerEntry.kind == "consumption", LedgerEntry.reference == session_ref)))
+    if not owners:
+        raise NotFound(f"No session {session_ref!r} was recorded.")
+    if len(owners) > 1:
+        raise ValidationError.for_fields({"email": [
+            "Several students have a session with this reference; give the email."]})
+    return owners.pop()
+
+
 @bp.post(f"{ADMIN}/consume/<path:session_ref>/cancel/")
 @staff_required
 def cancel_consume(session_ref: str):
-    """Cancel a recorded session: its minutes return to unexpired lots."""
+    """Cancel a recorded session: its minutes return to unexpired lots. Session references
+    are per student: {"email": …} names the student when several used the same one."""
     try:
-        reversals = ledger.cancel_consumption(session_ref=session_ref, now=utcnow())
+        student_id = _session_owner(session_ref, (request.get_json(silent=True) or {}))
+        reversals = ledger.cancel_consumption(student_id=student_id, session_ref=session_ref,
+                                              now=utcnow())
         db.session.commit()
     except StorefrontError as error:
         return _error(error)

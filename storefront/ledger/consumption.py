@@ -12,6 +12,7 @@ from storefront.errors import NotFound, StorefrontError
 from storefront.extensions import db
 from storefront.ledger.entries import lock_balance
 from storefront.ledger.errors import InsufficientBalance
+from storefront.ledger.lots import return_minutes
 from storefront.models import EntryKind, LedgerEntry, Lot
 
 log = logging.getLogger(__name__)
@@ -42,25 +43,34 @@ class SessionRefConflict(StorefrontError):
     status = 409
 
 
+def _session_entries(student_id: int, session_ref: str, kind: EntryKind) -> list[LedgerEntry]:
+    return list(db.session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.student_id == student_id,
+            LedgerEntry.kind == kind.value,
+            LedgerEntry.reference == session_ref,
+        ).order_by(LedgerEntry.id)
+    ))
+
+
 def consume_minutes(
     *, student_id: int, minutes: int, session_ref: str, now: datetime
 ) -> Consumption:
     """Draw minutes for one session, soonest-expiring lot first, possibly across lots.
 
     Never overdraws: without enough usable minutes nothing is drawn and InsufficientBalance
-    is raised. A repeated session_ref returns the entries written the first time.
+    is raised. Session references are per student; a repeated one returns the entries
+    written the first time, and a cancelled one cannot be recorded again.
     """
     if minutes <= 0:
         raise ValueError("minutes must be positive")
     balance = lock_balance(student_id)
-    existing = list(db.session.scalars(
-        select(LedgerEntry).where(
-            LedgerEntry.kind == EntryKind.CONSUMPTION.value,
-            LedgerEntry.reference == session_ref,
-        ).order_by(LedgerEntry.id)
-    ))
+    existing = _session_entries(student_id, session_ref, EntryKind.CONSUMPTION)
     if existing:
-        if existing[0].student_id != student_id or -sum(e.minutes for e in existing) != minutes:
+        if _session_entries(student_id, session_ref, EntryKind.CONSUMPTION_REVERSAL):
+            raise SessionRefConflict(
+                f"Session {session_ref!r} was cancelled; record it under a new reference.")
+        if -sum(e.minutes for e in existing) != minutes:
             raise SessionRefConflict(
                 f"Session {session_ref!r} was already recorded with other details.")
         return Consumption(existing, repeated=True)
@@ -80,7 +90,7 @@ def consume_minutes(
         entry = LedgerEntry(
             student_id=student_id, lot_id=lot.id, kind=EntryKind.CONSUMPTION.value,
             minutes=-take, reference=session_ref,
-            idempotency_key=f"consumption:{session_ref}:lot:{lot.id}",
+            idempotency_key=f"consumption:{student_id}:{session_ref}:lot:{lot.id}",
         )
         db.session.add(entry)
         entries.append(entry)
@@ -90,45 +100,37 @@ def consume_minutes(
     return Consumption(entries, repeated=False)
 
 
-def cancel_consumption(*, session_ref: str, now: datetime) -> list[LedgerEntry]:
-    """Return a session's minutes to the lots they came from; an expired lot's minutes stay
-    gone. A repeated cancellation returns the reversals written the first time."""
-    consumed = list(db.session.scalars(
-        select(LedgerEntry).where(
-            LedgerEntry.kind == EntryKind.CONSUMPTION.value,
-            LedgerEntry.reference == session_ref,
-        ).order_by(LedgerEntry.id)
-    ))
+def cancel_consumption(*, student_id: int, session_ref: str,
+                       now: datetime) -> list[LedgerEntry]:
+    """Return a session's minutes to the lots they came from, as far as each lot may have
+    them back: nothing to an expired lot or one lost in a dispute; a refund's unpaid share
+    is taken first; during an open dispute they go on hold. A repeated cancellation returns
+    the entries written the first time."""
+    balance = lock_balance(student_id)
+    consumed = _session_entries(student_id, session_ref, EntryKind.CONSUMPTION)
     if not consumed:
-        raise NotFound(f"No session {session_ref!r} was recorded.")
-    balance = lock_balance(consumed[0].student_id)
-    reversals = list(db.session.scalars(
+        raise NotFound(f"No session {session_ref!r} was recorded for this student.")
+    done = list(db.session.scalars(
         select(LedgerEntry).where(
-            LedgerEntry.kind == EntryKind.CONSUMPTION_REVERSAL.value,
-            LedgerEntry.reference == session_ref,
-        ).order_by(LedgerEntry.id)
-    ))
-    if reversals:
-        return reversals
+            LedgerEntry.student_id == student_id,
+            LedgerEntry.idempotency_key.like(f"%:cancel:{student_id}:{session_ref}:%"),
+        ).order_by(LedgerEntry.id)))
+    if done:
+        return done
+    written = []
     for entry in consumed:
         lot = db.session.get(Lot, entry.lot_id, populate_existing=True)
         if lot.expires_at is not None and lot.expires_at <= now:
             continue  # not revived: the lot has expired
-        returned = -entry.minutes
-        lot.minutes_remaining += returned
-        balance.available_minutes += returned
-        reversal = LedgerEntry(
-            student_id=entry.student_id, lot_id=lot.id,
-            kind=EntryKind.CONSUMPTION_REVERSAL.value, minutes=returned,
-            reference=session_ref,
-            idempotency_key=f"consumption_reversal:{session_ref}:lot:{lot.id}",
-        )
-        db.session.add(reversal)
-        reversals.append(reversal)
+        if lot.purchase.dispute_status == "lost":
+            continue  # voided with the lost dispute
+        written += return_minutes(lot, balance, -entry.minutes,
+                                  f"cancel:{student_id}:{session_ref}:lot:{lot.id}",
+                                  session_ref)
     db.session.flush()
-    log.info("session %s cancelled: %d minutes returned", session_ref,
-             sum(r.minutes for r in reversals))
-    return reversals
+    log.info("session %s of student %d cancelled: %d minutes usable again", session_ref,
+             student_id, sum(e.minutes for e in written))
+    return written
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from storefront.errors import StorefrontError, ValidationError
 from storefront.extensions import db
 from storefront.ledger.entries import lock_balance
-from storefront.models import EntryKind, LedgerEntry, Lot, Purchase, PurchaseStatus
+from storefront.models import EntryKind, ExpiryNotice, LedgerEntry, Lot, Purchase, PurchaseStatus
 
 log = logging.getLogger(__name__)
 MAX_EXTENSION_DAYS = 365
@@ -20,6 +20,57 @@ MAX_EXTENSION_DAYS = 365
 class LotUnavailable(StorefrontError):
     error_type = "invalid_state"
     status = 409
+
+
+def refund_target_minutes(granted: int, refunded_minor: int, price_minor: int) -> int:
+    """The minutes a refund of `refunded_minor` takes back: the same share of the grant,
+    rounded half-up."""
+    return (2 * granted * refunded_minor + price_minor) // (2 * price_minor)
+
+
+def _sum(lot: Lot, kind: EntryKind) -> int:
+    return int(db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.minutes), 0)).where(
+        LedgerEntry.lot_id == lot.id, LedgerEntry.kind == kind.value)))
+
+
+def _open_dispute(lot: Lot) -> str | None:
+    """The id of the dispute holding this lot's minutes, if one is open."""
+    if lot.minutes_on_hold == 0:
+        return None
+    return db.session.scalars(
+        select(LedgerEntry.reference).where(
+            LedgerEntry.lot_id == lot.id, LedgerEntry.kind == EntryKind.DISPUTE_HOLD.value)
+        .order_by(LedgerEntry.id.desc())).first()
+
+
+def return_minutes(lot: Lot, balance, minutes: int, key: str,
+                   reference: str) -> list[LedgerEntry]:
+    """Give consumed minutes back to a lot (the caller holds the balance lock): first the
+    reversal, then the share a refund could not take at the time, then, while a dispute is
+    open, a hold on what is left."""
+    purchase = lot.purchase
+    entries = [_entry(lot, EntryKind.CONSUMPTION_REVERSAL, minutes, reference,
+                      f"consumption_reversal:{key}")]
+    lot.minutes_remaining += minutes
+    balance.available_minutes += minutes
+    owed = refund_target_minutes(lot.minutes_granted, purchase.refunded_minor,
+                                 purchase.price_minor) + _sum(lot, EntryKind.REFUND_REVERSAL)
+    if owed > 0:
+        take = min(owed, minutes)
+        entries.append(_entry(lot, EntryKind.REFUND_REVERSAL, -take, purchase.payment_intent_id,
+                              f"refund_reversal:{purchase.id}:{key}",
+                              note="refunded share of a cancelled session"))
+        lot.minutes_remaining -= take
+        balance.available_minutes -= take
+        minutes -= take
+    dispute_id = _open_dispute(lot)
+    if dispute_id is not None and minutes > 0:
+        entries.append(_entry(lot, EntryKind.DISPUTE_HOLD, -minutes, dispute_id,
+                              f"dispute_hold:{dispute_id}:{key}"))
+        lot.minutes_remaining -= minutes
+        lot.minutes_on_hold += minutes
+        balance.available_minutes -= minutes
+    return entries
 
 
 def lot_of(purchase: Purchase) -> Lot:
@@ -70,6 +121,8 @@ def extend_expiry(*, purchase: Purchase, days: int, reason: str, now: datetime,
         raise LotUnavailable("This package has already expired; its hours are gone.")
     lot.expires_at = max(lot.expires_at, now) + timedelta(days=days)
     purchase.expires_at = lot.expires_at
+    # The new date deserves its own "expires soon" reminders.
+    db.session.execute(delete(ExpiryNotice).where(ExpiryNotice.lot_id == lot.id))
     entry = _entry(lot, EntryKind.EXPIRY_EXTENSION, 0, f"lot:{lot.id}", key,
                    note=f"+{days} days to {lot.expires_at.date().isoformat()}: {reason.strip()}")
     db.session.flush()
@@ -88,13 +141,9 @@ def apply_refunded_total(purchase: Purchase, refunded_minor: int) -> LedgerEntry
     purchase.refunded_minor = refunded_minor
     purchase.status = (PurchaseStatus.REFUNDED if refunded_minor == purchase.price_minor
                        else PurchaseStatus.PARTIALLY_REFUNDED).value
-    target = (2 * lot.minutes_granted * refunded_minor + purchase.price_minor) // (
-        2 * purchase.price_minor)
-    reversed_so_far = -int(db.session.scalar(
-        select(func.coalesce(func.sum(LedgerEntry.minutes), 0)).where(
-            LedgerEntry.lot_id == lot.id,
-            LedgerEntry.kind == EntryKind.REFUND_REVERSAL.value)))
-    take = min(target - reversed_so_far, lot.minutes_remaining)
+    target = refund_target_minutes(lot.minutes_granted, refunded_minor, purchase.price_minor)
+    owed = target + _sum(lot, EntryKind.REFUND_REVERSAL)
+    take = min(owed, lot.minutes_remaining)
     entry = None
     if take > 0:
         entry = _entry(lot, EntryKind.REFUND_REVERSAL, -take, purchase.payment_intent_id,
@@ -102,9 +151,19 @@ def apply_refunded_total(purchase: Purchase, refunded_minor: int) -> LedgerEntry
                        note=f"refunded {refunded_minor} of {purchase.price_minor}")
         lot.minutes_remaining -= take
         balance.available_minutes -= take
+    from_hold = min(owed - max(take, 0), lot.minutes_on_hold)
+    dispute_id = _open_dispute(lot)
+    if from_hold > 0 and dispute_id is not None:
+        # Refunded minutes that a dispute holds: out of the hold, then reversed.
+        _entry(lot, EntryKind.DISPUTE_RELEASE, from_hold, dispute_id,
+               f"dispute_release:{dispute_id}:refund:{purchase.id}:{refunded_minor}")
+        entry = _entry(lot, EntryKind.REFUND_REVERSAL, -from_hold, purchase.payment_intent_id,
+                       f"refund_reversal:{purchase.id}:{refunded_minor}:held",
+                       note=f"refunded {refunded_minor} of {purchase.price_minor}, held part")
+        lot.minutes_on_hold -= from_hold
     db.session.flush()
     log.info("purchase %d: refunded %d in all; %d minutes reversed", purchase.id,
-             refunded_minor, max(take, 0))
+             refunded_minor, max(take, 0) + max(from_hold, 0))
     return entry
 
 
@@ -130,16 +189,18 @@ def _held_by(dispute_id: str) -> LedgerEntry | None:
 
 
 def close_dispute(purchase: Purchase, dispute_id: str, *, won: bool) -> LedgerEntry | None:
-    """Won: the held minutes come back. Lost: they are voided. Once per dispute."""
+    """Won (or an inquiry closed): the held minutes come back. Lost: they are voided.
+    Once per dispute."""
     balance = lock_balance(purchase.student_id)
-    hold = _held_by(dispute_id)
-    if hold is None:
+    if _held_by(dispute_id) is None:
         return None
     if (_existing(f"dispute_release:{dispute_id}") or _existing(f"dispute_loss:{dispute_id}")):
         return None
     lot = lot_of(purchase)
-    held = -hold.minutes
-    lot.minutes_on_hold -= held
+    held = lot.minutes_on_hold
+    lot.minutes_on_hold = 0
+    if won and held == 0:
+        return None
     if won:
         entry = _entry(lot, EntryKind.DISPUTE_RELEASE, held, dispute_id,
                        f"dispute_release:{dispute_id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from storefront.extensions import db
+from storefront.ledger.lots import refund_target_minutes
 from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase
 from storefront.models.purchase import PAID_STATUSES
 
@@ -41,7 +42,15 @@ def verify_ledger() -> list[str]:
             .group_by(LedgerEntry.lot_id)
         ).all()
     )
-    for lot in db.session.scalars(select(Lot).order_by(Lot.id)):
+    for lot, purchase in db.session.execute(
+        select(Lot, Purchase).join(Purchase, Lot.purchase_id == Purchase.id).order_by(Lot.id)
+    ).tuples():
+        keep = lot.minutes_granted - refund_target_minutes(
+            lot.minutes_granted, purchase.refunded_minor, purchase.price_minor)
+        if lot.minutes_remaining + lot.minutes_on_hold > keep:
+            problems.append(
+                f"lot {lot.id}: {lot.minutes_remaining + lot.minutes_on_hold} minutes left, "
+                f"but after refunds only {keep} may remain")
         if lot.minutes_remaining < 0:
             problems.append(f"lot {lot.id}: {lot.minutes_remaining} minutes, below zero")
         if lot.minutes_remaining + lot.minutes_on_hold > lot.minutes_granted:

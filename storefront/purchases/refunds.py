@@ -11,14 +11,18 @@ from storefront.errors import NotFound, ValidationError
 from storefront.extensions import db
 from storefront.models import Purchase
 from storefront.payments import gateway
+from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import ChargeInfo, DisputeInfo
 
 log = logging.getLogger(__name__)
 
 
 def refundable_minor(purchase: Purchase) -> int:
-    """How much of the payment can still be refunded."""
-    return purchase.price_minor - purchase.refunded_minor if purchase.is_paid else 0
+    """How much of the payment can still be refunded (nothing after a lost dispute: the
+    bank has already returned the money)."""
+    if not purchase.is_paid or purchase.dispute_status == "lost":
+        return 0
+    return purchase.price_minor - purchase.refunded_minor
 
 
 def request_refund(*, purchase: Purchase, amount_minor: int, reason: str,
@@ -33,11 +37,18 @@ def request_refund(*, purchase: Purchase, amount_minor: int, reason: str,
     if not 0 < amount_minor <= available:
         raise ValidationError.for_fields({"amount": [
             f"Enter an amount above 0 and at most {available / 100:.2f}."]})
+    refunded_before = purchase.refunded_minor
     gateway.create_refund(payment_intent_id=purchase.payment_intent_id, amount=amount_minor,
                           idempotency_key=f"refund-{purchase.id}-{request_key}", reason=reason)
-    charge = gateway.charge_of_payment_intent(purchase.payment_intent_id)
-    if charge is not None:
-        ledger.apply_refunded_total(purchase, charge.amount_refunded)
+    try:
+        charge = gateway.charge_of_payment_intent(purchase.payment_intent_id)
+        total = charge.amount_refunded if charge else refunded_before + amount_minor
+    except PaymentError:
+        # Stripe took the refund; record it now rather than invite a second one.
+        log.warning("purchase %d: refund sent, charge not readable; applying its amount",
+                    purchase.id)
+        total = refunded_before + amount_minor
+    ledger.apply_refunded_total(purchase, total)
     return purchase
 
 
@@ -69,14 +80,18 @@ def apply_dispute(dispute: DisputeInfo, *, opened: bool) -> Purchase | None:
     purchase.dispute_status = dispute.status
     if opened:
         ledger.hold_for_dispute(purchase, dispute.id)
-    elif dispute.status in ("won", "lost"):
-        ledger.close_dispute(purchase, dispute.id, won=dispute.status == "won")
+    elif dispute.status in ("won", "warning_closed", "lost"):
+        ledger.close_dispute(purchase, dispute.id, won=dispute.status != "lost")
     db.session.flush()
     return purchase
 
 
 def purchase_by_id(purchase_id: int) -> Purchase:
-    purchase = db.session.get(Purchase, purchase_id)
+    """The purchase, locked for this transaction (always before the balance row, as the
+    webhook does, so that two writers never wait on each other in opposite order)."""
+    purchase = db.session.scalars(
+        select(Purchase).where(Purchase.id == purchase_id).with_for_update()
+        .execution_options(populate_existing=True)).first()
     if purchase is None:
         raise NotFound(f"No purchase {purchase_id}.")
     return purchase

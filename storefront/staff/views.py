@@ -7,12 +7,12 @@ from datetime import timedelta
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from storefront import ledger
-from storefront.errors import StorefrontError
+from storefront.errors import NotFound, StorefrontError
 from storefront.extensions import db
 from storefront.formatting import hours_text
 from storefront.models import Purchase, User
 from storefront.models.base import utcnow
-from storefront.purchases.refunds import refundable_minor, request_refund
+from storefront.purchases.refunds import purchase_by_id, refundable_minor, request_refund
 from storefront.staff.access import staff_required
 from storefront.staff.forms import (
     CancelSessionForm,
@@ -119,12 +119,16 @@ def cancel_session(student_id: int):
         flash(_first_error(form), "error")
         return _done(student_id)
     ref = form.session_ref.data.strip()
-    return _attempt(lambda: ledger.cancel_consumption(session_ref=ref, now=utcnow()),
+    return _attempt(lambda: ledger.cancel_consumption(student_id=student_id, session_ref=ref,
+                                                      now=utcnow()),
                     student_id, f"Session {ref} cancelled; its hours are back.")
 
 
 def _purchase(purchase_id: int) -> Purchase:
-    return db.session.get(Purchase, purchase_id) or abort(404)
+    try:
+        return purchase_by_id(purchase_id)
+    except NotFound:
+        abort(404)
 
 
 @bp.post("/purchases/<id:purchase_id>/extend")

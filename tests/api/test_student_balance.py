@@ -49,6 +49,7 @@ def test_summary(client, sam):
     assert data["student_info"]["email"] == "sam@example.com"
     assert data["balance_summary"] == {
         "hours_purchased": "35.00", "hours_consumed": "2.00", "hours_expired": "10.00",
+        "hours_refunded": "0.00",
         "remaining_hours": "23.00",
         # 18 h of 20 h at 260.00 + 5 h of 5 h at 75.00
         "balance_amount": "309.00",

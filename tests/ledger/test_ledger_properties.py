@@ -19,14 +19,14 @@ PLANS = [(300, 7500, 30), (600, 14000, 45), (1200, 26000, 60)]  # minutes, price
 
 operations = st.lists(st.one_of(
     st.tuples(st.just("buy"), st.integers(0, len(PLANS) - 1)),
-    st.tuples(st.just("consume"), st.integers(1, 700), st.integers(0, 5)),
-    st.tuples(st.just("cancel"), st.integers(0, 5)),
-    st.tuples(st.just("refund"), st.integers(0, 3), st.integers(1, 100)),
-    st.tuples(st.just("dispute"), st.integers(0, 3), st.sampled_from(["open", "won", "lost"])),
+    st.tuples(st.just("consume"), st.integers(1, 700), st.integers(0, 2)),
+    st.tuples(st.just("cancel"), st.integers(0, 2)),
+    st.tuples(st.just("refund"), st.integers(0, 1), st.integers(1, 100)),
+    st.tuples(st.just("dispute"), st.integers(0, 1), st.sampled_from(["open", "won", "lost"])),
     st.tuples(st.just("time"), st.integers(1, 70)),
     st.tuples(st.just("expire"),),
-    st.tuples(st.just("extend"), st.integers(0, 3), st.integers(1, 30)),
-), min_size=1, max_size=25)
+    st.tuples(st.just("extend"), st.integers(0, 1), st.integers(1, 30)),
+), min_size=1, max_size=30)
 
 
 def _buy(student: User, plan: int, now) -> Purchase:
@@ -43,7 +43,7 @@ def _buy(student: User, plan: int, now) -> Purchase:
     return purchase
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=operations)
 def test_invariants_hold_after_every_step(app, seeded, steps):
@@ -61,9 +61,10 @@ def test_invariants_hold_after_every_step(app, seeded, steps):
                     purchases.append(_buy(student, step[1], now))
                 elif kind == "consume":
                     ledger.consume_minutes(student_id=student.id, minutes=step[1],
-                                           session_ref=f"{student.id}-s{step[2]}", now=now)
+                                           session_ref=f"s{step[2]}", now=now)
                 elif kind == "cancel":
-                    ledger.cancel_consumption(session_ref=f"{student.id}-s{step[1]}", now=now)
+                    ledger.cancel_consumption(student_id=student.id,
+                                              session_ref=f"s{step[1]}", now=now)
                 elif kind == "refund" and step[1] < len(purchases):
                     purchase = purchases[step[1]]
                     more = purchase.price_minor * step[2] // 100

@@ -108,14 +108,16 @@ def test_cancel_returns_minutes_to_their_lots_but_not_to_expired_ones(app, buy, 
     assert lots(app, sam) == {sooner: 0, later: 480}
     # By the time the session is cancelled, the first lot has expired.
     reversals = run(app, lambda: ledger.cancel_consumption(
-        session_ref="s1", now=utcnow() + timedelta(days=3)))
+        student_id=sam, session_ref="s1", now=utcnow() + timedelta(days=3)))
     assert [(r.lot_id is not None, r.minutes) for r in reversals] == [(True, 120)]
     assert lots(app, sam) == {sooner: 0, later: 600}
-    again = run(app, lambda: ledger.cancel_consumption(session_ref="s1", now=utcnow()))
+    again = run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="s1",
+                                                       now=utcnow()))
     assert [r.minutes for r in again] == [120] and lots(app, sam)[later] == 600
     assert available(app, sam) == 600
     with pytest.raises(Exception, match="No session"):
-        run(app, lambda: ledger.cancel_consumption(session_ref="nope", now=utcnow()))
+        run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="nope",
+                                                   now=utcnow()))
 
 
 def test_expire_lots_with_grace_and_twice(app, buy, student_id):
@@ -167,3 +169,86 @@ def test_extension_moves_expiry_and_is_a_ledger_entry(app, buy, student_id):
         assert ledger.verify_ledger() == []
         kinds = db.session.scalars(db.select(LedgerEntry.kind).order_by(LedgerEntry.id)).all()
         assert kinds == ["purchase_credit", "expiry_extension", "expiry"]
+
+
+def test_session_references_are_per_student(app, buy, student_id):
+    buy("Basic Package", email="sam@example.com")
+    buy("Basic Package", email="kim@example.com")
+    sam, kim = student_id("sam@example.com"), student_id("kim@example.com")
+    for student in (sam, kim):  # a group lesson: one reference, two students
+        run(app, lambda s=student: ledger.consume_minutes(
+            student_id=s, minutes=60, session_ref="group-1", now=utcnow()))
+    run(app, lambda: ledger.cancel_consumption(student_id=kim, session_ref="group-1",
+                                               now=utcnow()))
+    assert available(app, sam) == 240 and available(app, kim) == 300
+
+
+def test_a_cancelled_session_cannot_be_recorded_again(app, buy, student_id):
+    buy("Basic Package")
+    sam = student_id()
+    run(app, lambda: ledger.consume_minutes(student_id=sam, minutes=60, session_ref="s1",
+                                            now=utcnow()))
+    run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="s1", now=utcnow()))
+    with pytest.raises(ledger.SessionRefConflict, match="cancelled"):
+        run(app, lambda: ledger.consume_minutes(student_id=sam, minutes=60, session_ref="s1",
+                                                now=utcnow()))
+    assert available(app, sam) == 300
+
+
+def test_cancelling_after_a_refund_does_not_give_back_refunded_hours(app, buy, student_id):
+    from storefront.models import Purchase
+
+    purchase_id = buy("Basic Package")  # 300 min, 75.00
+    sam = student_id()
+    run(app, lambda: ledger.consume_minutes(student_id=sam, minutes=120, session_ref="s1",
+                                            now=utcnow()))
+    with app.app_context():  # refunded in full while 120 minutes were used
+        ledger.apply_refunded_total(db.session.get(Purchase, purchase_id), 7500)
+        db.session.commit()
+    assert available(app, sam) == 0
+    run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="s1", now=utcnow()))
+    assert available(app, sam) == 0
+    assert lots(app, sam) == {purchase_id: 0}
+
+
+def test_cancelling_after_a_half_refund_keeps_the_paid_half(app, buy, student_id):
+    from storefront.models import Purchase
+
+    purchase_id = buy("Standard Package")  # 600 min, 140.00
+    sam = student_id()
+    run(app, lambda: ledger.consume_minutes(student_id=sam, minutes=240, session_ref="s1",
+                                            now=utcnow()))
+    with app.app_context():
+        ledger.apply_refunded_total(db.session.get(Purchase, purchase_id), 7000)
+        db.session.commit()
+    assert available(app, sam) == 60  # 360 left, 300 taken back
+    run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="s1", now=utcnow()))
+    assert available(app, sam) == 300  # what half the money paid for
+
+
+def test_cancel_during_a_dispute_puts_the_minutes_on_hold_and_a_loss_voids_them(
+    app, buy, student_id
+):
+    from storefront.models import Purchase
+
+    purchase_id = buy("Basic Package")
+    sam = student_id()
+    run(app, lambda: ledger.consume_minutes(student_id=sam, minutes=60, session_ref="s1",
+                                            now=utcnow()))
+    run(app, lambda: ledger.consume_minutes(student_id=sam, minutes=30, session_ref="s2",
+                                            now=utcnow()))
+    with app.app_context():
+        ledger.hold_for_dispute(db.session.get(Purchase, purchase_id), "dp_1")
+        db.session.commit()
+    run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="s1", now=utcnow()))
+    assert available(app, sam) == 0
+    with app.app_context():
+        lot = db.session.scalars(db.select(Lot)).one()
+        assert lot.minutes_on_hold == 270
+        purchase = db.session.get(Purchase, purchase_id)
+        purchase.dispute_status = "lost"
+        ledger.close_dispute(purchase, "dp_1", won=False)
+        db.session.commit()
+    run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="s2", now=utcnow()))
+    assert available(app, sam) == 0
+    assert lots(app, sam) == {purchase_id: 0}

@@ -119,3 +119,20 @@ def test_staff_post_needs_csrf(staff, buy):
     response = staff.post(ADMIN + "consume/", json={"email": "sam@example.com", "minutes": 1,
                                                      "session_ref": "x"})
     assert response.status_code == 403
+
+
+def test_cancel_names_the_student_when_a_reference_is_shared(app, staff, buy, student_id):
+    buy("Basic Package", email="sam@example.com")
+    buy("Basic Package", email="kim@example.com")
+    for email in ("sam@example.com", "kim@example.com"):
+        assert staff.post_json("consume/", {"email": email, "minutes": 60,
+                                            "session_ref": "group-1"}).status_code == 201
+    ambiguous = staff.post_json("consume/group-1/cancel/", {})
+    assert ambiguous.status_code == 400 and "give the email" in ambiguous.get_json()["message"]
+    done = staff.post_json("consume/group-1/cancel/", {"email": "kim@example.com"})
+    assert done.status_code == 200
+    assert balance(app, student_id("kim@example.com")) == 300
+    assert balance(app, student_id("sam@example.com")) == 240
+    again = staff.post_json("consume/", {"email": "kim@example.com", "minutes": 60,
+                                         "session_ref": "group-1"})
+    assert again.status_code == 409 and again.get_json()["error_type"] == "session_ref_conflict"

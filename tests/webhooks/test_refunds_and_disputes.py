@@ -131,3 +131,32 @@ def test_dispute_whose_charge_cannot_be_looked_up_asks_for_a_retry(make_app, see
     assert response.status_code == 503 and response.mimetype == "text/plain"
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(WebhookEvent)) == 0
+
+
+def test_closed_inquiry_releases_the_hold(app, client, buy, stripe_emulator):
+    purchase = buy("Basic Package")
+    opened = _dispute(app, purchase, stripe_emulator, "warning_needs_response")
+    deliver(client, "charge.dispute.created", opened)
+    assert state(app, purchase)[2:] == (0, 300)
+    deliver(client, "charge.dispute.closed", {**opened, "status": "warning_closed"})
+    assert state(app, purchase)[2:] == (300, 0)
+
+
+def test_partially_refunded_purchase_keeps_its_receipt_and_summary(app, client, buy,
+                                                                  stripe_emulator):
+    from storefront.account.passwords import hash_password
+    from tests.conftest import PASSWORD, log_in
+
+    purchase = buy("Standard Package")
+    deliver(client, "charge.refunded", refund_at_stripe(stripe_emulator, app, purchase, 3500))
+    with app.app_context():
+        db.session.get(Purchase, purchase).student.password_hash = hash_password(PASSWORD)
+        db.session.commit()
+    log_in(client, "sam@example.com")
+    receipt = client.get(f"/account/purchases/{purchase}")
+    assert receipt.status_code == 200 and "€35.00" in receipt.get_data(as_text=True)
+    summary = client.get("/api/finances/api/student-balance/summary/").get_json()
+    assert summary["balance_summary"]["hours_refunded"] == "2.50"
+    assert summary["balance_summary"]["remaining_hours"] == "7.50"
+    listed = client.get("/api/finances/api/student-balance/purchases/?active_only=true")
+    assert [r["payment_status"] for r in listed.get_json()["results"]] == ["partially_refunded"]
