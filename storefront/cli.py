@@ -18,6 +18,7 @@ from storefront.extensions import db
 from storefront.formatting import hours_text
 from storefront.models import User
 from storefront.models.base import utcnow
+from storefront.payments.errors import PaymentError
 from storefront.purchases.reconcile import reconcile
 from storefront.validation import FieldError, clean_email, clean_student_name
 
@@ -28,8 +29,8 @@ stripe_cli = AppGroup("stripe", help="Compare our records with Stripe's.")
 
 
 def _duration(value: str) -> timedelta:
-    """'72h', '3d', '90m' -> a timedelta."""
-    units = {"m": "minutes", "h": "hours", "d": "days"}
+    """'72h', '3d', '90m', '30s' -> a timedelta."""
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
     if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit():
         raise click.BadParameter("use a number and a unit: 90m, 72h or 3d")
     return timedelta(**{units[value[-1]]: int(value[:-1])})
@@ -64,8 +65,14 @@ def hours_notify_expiring(days: int) -> None:
 @stripe_cli.command("reconcile")
 @click.option("--since", default="72h", show_default=True, help="How far back: 72h, 3d, 90m.")
 def stripe_reconcile(since: str) -> None:
-    """Fulfil paid PaymentIntents we missed, apply refunds, report mismatches (exit 1)."""
-    report = reconcile(utcnow() - _duration(since))
+    """Fulfil paid PaymentIntents we missed, apply refunds, report mismatches (exit 1;
+    exit 2 when Stripe cannot be reached)."""
+    try:
+        report = reconcile(utcnow() - _duration(since), checkpoint=db.session.commit)
+    except PaymentError as error:
+        db.session.rollback()
+        click.echo(f"Stripe could not be read ({error.error_type}): {error.message}", err=True)
+        raise SystemExit(2) from None
     db.session.commit()
     for line in (*report.fulfilled, *report.updated, *report.refunds):
         click.echo(line)

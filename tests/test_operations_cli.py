@@ -98,3 +98,28 @@ def test_reconcile_reports_an_amount_mismatch(app, runner, client, seeded, strip
 def test_reconcile_duration_is_checked(runner, app):
     result = runner.invoke(args=["stripe", "reconcile", "--since", "yesterday"])
     assert result.exit_code == 2 and "72h" in result.output
+
+
+def test_reconcile_finds_a_recent_refund_of_an_older_payment(app, runner, buy,
+                                                             stripe_emulator, student_id):
+    purchase_id = buy("Basic Package")
+    with app.app_context():
+        intent_id = db.session.get(Purchase, purchase_id).payment_intent_id
+    # The payment is older than the window: only its refund is recent.
+    import time
+
+    time.sleep(3.1)
+    stripe_emulator.client().v1.refunds.create(
+        params={"payment_intent": intent_id, "amount": 3750})
+    result = runner.invoke(args=["stripe", "reconcile", "--since", "2s"])
+    assert result.exit_code == 0, result.output
+    assert "Checked 0 payment(s)" in result.output
+    assert "refund of 3750 applied" in result.output
+    assert minutes(app, student_id()) == 150
+
+
+def test_reconcile_without_stripe_exits_2(make_app, stripe_stub):
+    app = make_app(STRIPE_API_BASE=stripe_stub.base_url)
+    stripe_stub.respond(500, {"error": {"type": "api_error", "message": "down"}})
+    result = app.test_cli_runner().invoke(args=["stripe", "reconcile"])
+    assert result.exit_code == 2 and "Stripe could not be read (api_error)" in result.output

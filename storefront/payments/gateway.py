@@ -275,3 +275,22 @@ def recent_payment_intents(since: datetime) -> Iterator[PaymentIntentInfo]:
             info = intent.to_dict()
             if int(info.get("created") or 0) >= int(since.timestamp()):
                 yield _info(info)
+
+
+def recent_refunded_payment_intents(since: datetime) -> set[str]:
+    """PaymentIntents that had a refund created since `since` (whenever they were paid)."""
+    params: dict[str, Any] = {"limit": 100}
+    if not current_app.config.get("STRIPE_API_BASE"):
+        params["created"] = {"gte": int(since.timestamp())}
+    found = set()
+    with _mapped_errors("refunds.list"):
+        for refund in _client().v1.refunds.list(params=params).auto_paging_iter():
+            info = refund.to_dict()
+            if int(info.get("created") or 0) < int(since.timestamp()):
+                continue
+            intent = _id_of(info.get("payment_intent"))
+            if intent is None and info.get("charge"):
+                intent = payment_intent_of_charge(_id_of(info["charge"]))
+            if intent:
+                found.add(intent)
+    return found

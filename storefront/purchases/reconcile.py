@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,41 +27,62 @@ class ReconcileReport:
     mismatches: list[str] = field(default_factory=list)
 
 
-def reconcile(since: datetime) -> ReconcileReport:
-    """Walk Stripe's PaymentIntents created since `since`: fulfil paid ones we did not credit,
-    apply refunds we did not hear of, and report what still disagrees. Idempotent."""
+def _apply_refunds(purchase: Purchase, report: ReconcileReport) -> None:
+    charge = gateway.charge_of_payment_intent(purchase.payment_intent_id)
+    if charge is not None and charge.amount_refunded > purchase.refunded_minor:
+        ledger.apply_refunded_total(purchase, charge.amount_refunded)
+        report.refunds.append(
+            f"purchase {purchase.id}: refund of {charge.amount_refunded} applied")
+
+
+def _reconcile_intent(intent: gateway.PaymentIntentInfo, report: ReconcileReport) -> None:
+    report.checked += 1
+    purchase = db.session.scalars(
+        select(Purchase).where(Purchase.payment_intent_id == intent.id)).first()
+    if purchase is None:
+        report.mismatches.append(
+            f"{intent.id}: names purchase {intent.purchase_id}, which we do not have")
+        return
+    try:
+        outcome, purchase = sync_purchase(intent)
+    except PurchaseNotVisibleYet:  # pragma: no cover - the row was found just above
+        return
+    if outcome is FulfilOutcome.CREDITED:
+        report.fulfilled.append(f"purchase {purchase.id} ({intent.id}): hours credited")
+    elif outcome is FulfilOutcome.UPDATED:
+        report.updated.append(f"purchase {purchase.id} ({intent.id}): now {purchase.status}")
+    elif outcome is FulfilOutcome.MISMATCH:
+        report.mismatches.append(
+            f"purchase {purchase.id} ({intent.id}): Stripe has {intent.amount} "
+            f"{intent.currency}, we have {purchase.price_minor} {purchase.currency}")
+    if intent.status == "succeeded" and not purchase.is_paid and \
+            outcome is not FulfilOutcome.MISMATCH:
+        report.mismatches.append(
+            f"purchase {purchase.id} ({intent.id}): paid at Stripe but {purchase.status}")
+    if purchase.is_paid:
+        _apply_refunds(purchase, report)
+
+
+def reconcile(since: datetime, checkpoint: Callable[[], None]) -> ReconcileReport:
+    """Walk Stripe's PaymentIntents created since `since` and the refunds made since then
+    (on payments of any age): fulfil paid ones we did not credit, apply refunds we did not
+    hear of, and report what still disagrees. `checkpoint` runs after each payment (the
+    caller commits there). Idempotent."""
     report = ReconcileReport()
+    seen = set()
     for intent in gateway.recent_payment_intents(since):
         if intent.purchase_id is None:
             continue
-        report.checked += 1
-        purchase = db.session.scalars(
-            select(Purchase).where(Purchase.payment_intent_id == intent.id)).first()
-        if purchase is None:
-            report.mismatches.append(
-                f"{intent.id}: names purchase {intent.purchase_id}, which we do not have")
-            continue
-        try:
-            outcome, purchase = sync_purchase(intent)
-        except PurchaseNotVisibleYet:  # pragma: no cover - the row was found just above
-            continue
-        if outcome is FulfilOutcome.CREDITED:
-            report.fulfilled.append(f"purchase {purchase.id} ({intent.id}): hours credited")
-        elif outcome is FulfilOutcome.UPDATED:
-            report.updated.append(f"purchase {purchase.id} ({intent.id}): now {purchase.status}")
-        elif outcome is FulfilOutcome.MISMATCH:
-            report.mismatches.append(
-                f"purchase {purchase.id} ({intent.id}): Stripe has {intent.amount} "
-                f"{intent.currency}, we have {purchase.price_minor} {purchase.currency}")
-        if intent.status == "succeeded" and not purchase.is_paid and outcome is not \
-                FulfilOutcome.MISMATCH:
-            report.mismatches.append(
-                f"purchase {purchase.id} ({intent.id}): paid at Stripe but {purchase.status}")
-        if purchase.is_paid:
-            charge = gateway.charge_of_payment_intent(intent.id)
-            if charge is not None and charge.amount_refunded > purchase.refunded_minor:
-                ledger.apply_refunded_total(purchase, charge.amount_refunded)
-                report.refunds.append(
-                    f"purchase {purchase.id}: refund of {charge.amount_refunded} applied")
+        seen.add(intent.id)
+        _reconcile_intent(intent, report)
         db.session.flush()
+        checkpoint()
+    for intent_id in gateway.recent_refunded_payment_intents(since) - seen:
+        purchase = db.session.scalars(
+            select(Purchase).where(Purchase.payment_intent_id == intent_id)
+            .with_for_update()).first()
+        if purchase is not None and purchase.is_paid:
+            _apply_refunds(purchase, report)
+            db.session.flush()
+            checkpoint()
     return report
