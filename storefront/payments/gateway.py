@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -194,6 +194,7 @@ class ChargeInfo:
     amount: int
     amount_refunded: int
     currency: str
+    created: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ def _charge(obj: Mapping[str, Any] | stripe.StripeObject) -> ChargeInfo:
         id=obj["id"], payment_intent_id=obj.get("payment_intent"), amount=int(obj["amount"]),
         amount_refunded=int(obj.get("amount_refunded") or 0),
         currency=str(obj["currency"]).lower(),
+        created=datetime.fromtimestamp(int(obj["created"]), UTC) if obj.get("created") else None,
     )
 
 

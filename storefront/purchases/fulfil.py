@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -57,8 +57,14 @@ def lock_purchase(payment_intent_id: str) -> Purchase | None:
     ).scalar_one_or_none()
 
 
-def sync_purchase(intent: PaymentIntentInfo) -> tuple[FulfilOutcome, Purchase | None]:
-    """Move the purchase to what the PaymentIntent says, crediting hours once when paid."""
+def sync_purchase(
+    intent: PaymentIntentInfo, paid_at: datetime | None = None
+) -> tuple[FulfilOutcome, Purchase | None]:
+    """Move the purchase to what the PaymentIntent says, crediting hours once when paid.
+
+    `paid_at` is when Stripe took the payment, when known (the event's time); the hours'
+    validity runs from then, however late we hear of it.
+    """
     purchase = lock_purchase(intent.id)
     if purchase is None:
         if intent.purchase_id is not None:
@@ -81,7 +87,7 @@ def sync_purchase(intent: PaymentIntentInfo) -> tuple[FulfilOutcome, Purchase | 
                 purchase.price_minor, purchase.currency,
             )
             return FulfilOutcome.MISMATCH, purchase
-        paid_at = utcnow()
+        paid_at = min(paid_at or utcnow(), utcnow())
         purchase.paid_at = paid_at
         if purchase.validity_days:
             purchase.expires_at = paid_at + timedelta(days=purchase.validity_days)

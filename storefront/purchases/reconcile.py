@@ -43,8 +43,12 @@ def _reconcile_intent(intent: gateway.PaymentIntentInfo, report: ReconcileReport
         report.mismatches.append(
             f"{intent.id}: names purchase {intent.purchase_id}, which we do not have")
         return
+    paid_at = None
+    if intent.status == "succeeded" and not purchase.is_paid:
+        charge = gateway.charge_of_payment_intent(intent.id)
+        paid_at = charge.created if charge else None
     try:
-        outcome, purchase = sync_purchase(intent)
+        outcome, purchase = sync_purchase(intent, paid_at=paid_at)
     except PurchaseNotVisibleYet:  # pragma: no cover - the row was found just above
         return
     if outcome is FulfilOutcome.CREDITED:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -30,7 +31,8 @@ _FULFIL_OUTCOMES = {
 
 def _payment_intent_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
     intent = gateway.payment_intent_from_event(event)
-    outcome, purchase = sync_purchase(intent)
+    happened = datetime.fromtimestamp(event.created, UTC) if event.created else None
+    outcome, purchase = sync_purchase(intent, paid_at=happened)
     where = f"purchase {purchase.id}" if purchase else "no purchase"
     return _FULFIL_OUTCOMES[outcome], f"{outcome.value}: {where} ({intent.id})"
 

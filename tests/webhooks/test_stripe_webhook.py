@@ -232,3 +232,15 @@ def test_webhook_needs_no_csrf_even_with_limits_on(make_app, seeded_with, stripe
     statuses = {deliver(client, "payment_intent.succeeded", intent).status_code
                 for _ in range(15)}
     assert statuses == {200}
+
+
+def test_a_late_event_dates_the_hours_from_the_payment(app, client, paid):
+    import time
+
+    transaction_id, intent = paid
+    two_days_ago = int(time.time()) - 2 * 86400
+    deliver(client, "payment_intent.succeeded", intent, created=two_days_ago)
+    with app.app_context():
+        purchase = db.session.get(Purchase, transaction_id)
+        assert int(purchase.paid_at.timestamp()) == two_days_ago
+        assert (purchase.expires_at - purchase.paid_at).days == 30
