@@ -22,7 +22,7 @@ from storefront.account.forms import (
     RegisterForm,
     SetPasswordForm,
 )
-from storefront.account.overview import completed_purchases, student_overview
+from storefront.account.overview import purchase_history, student_overview
 from storefront.account.redirects import safe_next
 from storefront.account.throttle import login_limits, register_limits, reset_limits
 from storefront.account.tokens import InvalidToken
@@ -139,10 +139,7 @@ def claim(token: str):
 def dashboard():
     overview = student_overview(current_user, utcnow())
     return render_template("account/dashboard.html", overview=overview,
-                           purchases=completed_purchases(current_user),
-                           history=db.session.scalars(
-                               db.select(Purchase).where(Purchase.student_id == current_user.id)
-                               .order_by(Purchase.created_at.desc())).all())
+                           history=db.session.scalars(purchase_history(current_user)).all())
 
 
 @bp.get("/purchases/<id:purchase_id>")
