@@ -54,9 +54,13 @@ def hours_expire(grace_hours: int, dry_run: bool) -> None:
 @click.option("--days", default=7, show_default=True, type=click.IntRange(min=1))
 def hours_notify_expiring(days: int) -> None:
     """Email students whose hours expire within --days (once per lot and window)."""
-    lots = notify_expiring(now=utcnow(), days=days)
+    sent, failed = notify_expiring(now=utcnow(), days=days)
     db.session.commit()
-    click.echo(f"Reminded {len(lots)} lot(s).")
+    click.echo(f"Reminded {len(sent)} lot(s).")
+    if failed:
+        click.echo(f"{len(failed)} reminder(s) could not be sent; they go out next run.",
+                   err=True)
+        raise SystemExit(1)
 
 
 @stripe_cli.command("reconcile")

@@ -22,8 +22,12 @@ log = logging.getLogger(__name__)
 _QUEUE_KEY = "outgoing_mail"
 
 
-def queue_mail(to: str, template: str, **context) -> None:
-    """Render templates/mail/<template>.txt (first line: subject) and send it after commit."""
+class MailNotSent(Exception):
+    """The mail server refused or could not be reached."""
+
+
+def build_mail(to: str, template: str, **context) -> EmailMessage:
+    """Render templates/mail/<template>.txt; its first line is the subject."""
     text = render_template(f"mail/{template}.txt", **context)
     subject, _, body = text.partition("\n")
     message = EmailMessage()
@@ -31,7 +35,20 @@ def queue_mail(to: str, template: str, **context) -> None:
     message["To"] = to
     message["Subject"] = subject.strip()
     message.set_content(body.strip() + "\n")
-    db.session.info.setdefault(_QUEUE_KEY, []).append(message)
+    return message
+
+
+def queue_mail(to: str, template: str, **context) -> None:
+    """Send the rendered mail once the current transaction commits."""
+    db.session.info.setdefault(_QUEUE_KEY, []).append(build_mail(to, template, **context))
+
+
+def send_now(message: EmailMessage) -> None:
+    """Send at once; MailNotSent if that fails (for jobs that record what was sent)."""
+    try:
+        _deliver(message)
+    except (OSError, smtplib.SMTPException) as error:
+        raise MailNotSent(str(error)) from error
 
 
 def _deliver(message: EmailMessage) -> None:

@@ -123,3 +123,18 @@ def test_reconcile_without_stripe_exits_2(make_app, stripe_stub):
     stripe_stub.respond(500, {"error": {"type": "api_error", "message": "down"}})
     result = app.test_cli_runner().invoke(args=["stripe", "reconcile"])
     assert result.exit_code == 2 and "Stripe could not be read (api_error)" in result.output
+
+
+def test_a_reminder_that_could_not_be_sent_goes_out_next_run(make_app, buy, mailbox):
+    from datetime import timedelta
+
+    buy("Basic Package", expires_in=timedelta(days=3))
+    mailbox.messages.clear()
+    down = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=9)  # nothing listens there
+    failed = down.test_cli_runner().invoke(args=["hours", "notify-expiring"])
+    assert failed.exit_code == 1 and "Reminded 0 lot(s)." in failed.output
+    assert mailbox.messages == []
+    up = make_app()
+    sent = up.test_cli_runner().invoke(args=["hours", "notify-expiring"])
+    assert sent.exit_code == 0 and "Reminded 1 lot(s)." in sent.output
+    assert len(mailbox.messages) == 1
