@@ -160,3 +160,11 @@ def completed_purchases(student: User) -> list[Purchase]:
     return list(db.session.scalars(
         purchase_history(student).where(
             Purchase.status.in_([status.value for status in PAID_STATUSES]))))
+
+
+def purchase_sessions(purchase: Purchase) -> list[LedgerEntry]:
+    """The session entries (and their cancellations) drawn from one purchase's lot."""
+    return list(db.session.scalars(
+        select(LedgerEntry).join(Lot, LedgerEntry.lot_id == Lot.id)
+        .where(Lot.purchase_id == purchase.id, LedgerEntry.kind.in_(_CONSUMPTION_KINDS))
+        .order_by(LedgerEntry.id)))

@@ -21,7 +21,6 @@ from storefront.account.passwords import (
 )
 from storefront.account.students import find_by_email
 from storefront.account.tokens import (
-    MAX_AGE,
     InvalidToken,
     make_token,
     password_fingerprint,
@@ -61,6 +60,9 @@ def register(*, name: str, email: str, password: str) -> None:
                    reset_link=absolute_url("account.forgot_password"))
 
 
+REGISTRATION_LINK_LIFETIME = timedelta(days=2)
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -74,7 +76,7 @@ def pending_registration(token: str) -> PendingRegistration:
         raise InvalidToken("This link is not valid.")
     if pending.used_at is not None:
         raise InvalidToken("This link has already been used. Log in instead.")
-    if pending.created_at < utcnow() - timedelta(seconds=MAX_AGE["register"]):
+    if pending.created_at < utcnow() - REGISTRATION_LINK_LIFETIME:
         raise InvalidToken("This link has expired.")
     return pending
 

@@ -1,4 +1,4 @@
-"""Signed, expiring, single-use links sent by email (claim, reset, registration).
+"""Signed, expiring, single-use links sent by email (claim, reset).
 
 Single use: a claim or reset token carries a fingerprint of the password hash it was issued
 against, so it stops working once a password is set with it.
@@ -13,7 +13,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 DAY = 24 * 3600
-MAX_AGE = {"claim": 7 * DAY, "reset": 2 * 3600, "register": 2 * DAY}
+MAX_AGE = {"claim": 7 * DAY, "reset": 2 * 3600}
 
 
 class InvalidToken(Exception):

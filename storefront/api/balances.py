@@ -11,13 +11,14 @@ from storefront.account.overview import (
     Package,
     completed_purchases,
     purchase_history,
+    purchase_sessions,
     student_overview,
 )
 from storefront.account.students import find_by_email
 from storefront.api.views import bp
 from storefront.extensions import db
 from storefront.formatting import amount_text, hours_text, iso_utc
-from storefront.models import LedgerEntry, Lot, Purchase, PurchaseStatus, User
+from storefront.models import Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
 from storefront.validation import FieldError, clean_email
 
@@ -165,13 +166,8 @@ def balance_purchases():
 
 
 def _consumption(purchase: Purchase) -> list[dict]:
-    entries = db.session.scalars(
-        db.select(LedgerEntry).join(Lot, LedgerEntry.lot_id == Lot.id)
-        .where(Lot.purchase_id == purchase.id,
-               LedgerEntry.kind.in_(("consumption", "consumption_reversal")))
-        .order_by(LedgerEntry.id))
     return [{"session_ref": e.reference, "kind": e.kind, "hours": hours_text(-e.minutes),
-             "created_at": iso_utc(e.created_at)} for e in entries]
+             "created_at": iso_utc(e.created_at)} for e in purchase_sessions(purchase)]
 
 
 @bp.get(f"{PREFIX}/check-booking/")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import jsonify, request
-from sqlalchemy import select
 
 from storefront import ledger
 from storefront.account.students import find_by_email
@@ -13,7 +12,7 @@ from storefront.api.views import bp
 from storefront.errors import NotFound, StorefrontError, ValidationError
 from storefront.extensions import db
 from storefront.formatting import hours_text, iso_utc
-from storefront.models import LedgerEntry
+from storefront.models import LedgerEntry, User
 from storefront.models.base import utcnow
 from storefront.purchases.refunds import purchase_by_id
 from storefront.staff.access import staff_required
@@ -38,6 +37,16 @@ def _int(value, name: str, *, minimum: int = 0, default: int | None = None) -> i
     if int(value) < minimum:
         raise ValidationError.for_fields({name: [f"Must be at least {minimum}."]})
     return int(value)
+
+
+def _student_by_email(value) -> User:
+    try:
+        student = find_by_email(clean_email(value))
+    except FieldError as error:
+        raise ValidationError.for_fields({"email": [str(error)]}) from None
+    if student is None:
+        raise NotFound("No student with that email.")
+    return student
 
 
 def _entry(entry: LedgerEntry) -> dict:
@@ -121,17 +130,11 @@ def consume():
     """Record a session: 201 with the entries; 200 with the original ones on a repeat."""
     try:
         body = _body()
-        try:
-            email = clean_email(body.get("email"))
-        except FieldError as error:
-            raise ValidationError.for_fields({"email": [str(error)]}) from None
+        student = _student_by_email(body.get("email"))
         minutes = _int(body.get("minutes"), "minutes", minimum=1)
         session_ref = body.get("session_ref")
         if not isinstance(session_ref, str) or not 1 <= len(session_ref.strip()) <= 200:
             raise ValidationError.for_fields({"session_ref": ["This field is required."]})
-        student = find_by_email(email)
-        if student is None:
-            raise NotFound("No student with that email.")
         result = ledger.consume_minutes(student_id=student.id, minutes=minutes,
                                         session_ref=session_ref.strip(), now=utcnow())
         db.session.commit()
@@ -148,15 +151,8 @@ def consume():
 
 def _session_owner(session_ref: str, body: dict) -> int:
     if body.get("email") is not None:
-        try:
-            student = find_by_email(clean_email(body.get("email")))
-        except FieldError as error:
-            raise ValidationError.for_fields({"email": [str(error)]}) from None
-        if student is None:
-            raise NotFound("No student with that email.")
-        return student.id
-    owners = set(db.session.scalars(select(LedgerEntry.student_id).where(
-        LedgerEntry.kind == "consumption", LedgerEntry.reference == session_ref)))
+        return _student_by_email(body.get("email")).id
+    owners = ledger.session_owners(session_ref)
     if not owners:
         raise NotFound(f"No session {session_ref!r} was recorded.")
     if len(owners) > 1:

@@ -6,6 +6,7 @@ from storefront.ledger.consumption import (
     cancel_consumption,
     consume_minutes,
     expire_lots,
+    session_owners,
     usable_lots,
 )
 from storefront.ledger.entries import credit_purchase, lock_balance, open_balance
@@ -35,6 +36,7 @@ __all__ = [
     "expire_lots",
     "lock_balance",
     "open_balance",
+    "session_owners",
     "student_statement",
     "usable_lots",
     "verify_ledger",

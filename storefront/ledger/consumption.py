@@ -53,6 +53,12 @@ def _session_entries(student_id: int, session_ref: str, kind: EntryKind) -> list
     ))
 
 
+def session_owners(session_ref: str) -> set[int]:
+    """The students who have a session recorded under this reference."""
+    return set(db.session.scalars(select(LedgerEntry.student_id).where(
+        LedgerEntry.kind == EntryKind.CONSUMPTION.value, LedgerEntry.reference == session_ref)))
+
+
 def consume_minutes(
     *, student_id: int, minutes: int, session_ref: str, now: datetime
 ) -> Consumption:

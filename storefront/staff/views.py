@@ -53,6 +53,12 @@ def _done(student_id: int):
     return redirect(url_for("staff.student", student_id=student_id))
 
 
+def _refused(form, student_id: int):
+    """Back to the student page with the form's first complaint."""
+    flash(_first_error(form), "error")
+    return _done(student_id)
+
+
 def _attempt(action, student_id: int, success: str):
     """Run a service call; commit and flash success, or roll back and flash the refusal."""
     try:
@@ -90,8 +96,7 @@ def record_session(student_id: int):
     user = _student(student_id)
     form = SessionForm()
     if not form.validate():
-        flash(_first_error(form), "error")
-        return _done(student_id)
+        return _refused(form, student_id)
     minutes = to_minutes(form.hours.data)
     try:
         result = ledger.consume_minutes(student_id=user.id, minutes=minutes,
@@ -116,8 +121,7 @@ def cancel_session(student_id: int):
     _student(student_id)
     form = CancelSessionForm()
     if not form.validate():
-        flash(_first_error(form), "error")
-        return _done(student_id)
+        return _refused(form, student_id)
     ref = form.session_ref.data.strip()
     return _attempt(lambda: ledger.cancel_consumption(student_id=student_id, session_ref=ref,
                                                       now=utcnow()),
@@ -136,8 +140,7 @@ def extend(purchase_id: int):
     purchase = _purchase(purchase_id)
     form = ExtendForm()
     if not form.validate():
-        flash(_first_error(form), "error")
-        return _done(purchase.student_id)
+        return _refused(form, purchase.student_id)
     return _attempt(lambda: ledger.extend_expiry(
         purchase=purchase, days=form.days.data, reason=form.reason.data, now=utcnow(),
         request_key=form.request_key.data), purchase.student_id,
@@ -149,8 +152,7 @@ def refund(purchase_id: int):
     purchase = _purchase(purchase_id)
     form = RefundForm()
     if not form.validate():
-        flash(_first_error(form), "error")
-        return _done(purchase.student_id)
+        return _refused(form, purchase.student_id)
     return _attempt(lambda: request_refund(
         purchase=purchase, amount_minor=to_minor(form.amount.data),
         reason=form.reason.data or "", request_key=form.request_key.data),

