@@ -119,6 +119,8 @@ class Config:
             "REMEMBER_COOKIE_SAMESITE": "Lax",
             "REMEMBER_COOKIE_SECURE": cls.SESSION_COOKIE_SECURE,
             "WTF_CSRF_TIME_LIMIT": None,
+            # argon2id at OWASP's parameters; the test suite uses cheap ones to run quickly.
+            "PASSWORD_HASH_COST": "cheap" if cls.TESTING else "strong",
             "BABEL_LOCALE": _env("BABEL_LOCALE", "en_IE"),
         }
 
