@@ -82,10 +82,16 @@ class Config:
             "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
             "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
             "RATELIMIT_HEADERS_ENABLED": True,
+            # Per email from one client (IP, or account when logged in), and per email from
+            # everywhere (much higher, so that a stranger cannot block someone's purchases).
             "RATELIMIT_INITIATE_IP": _env("RATELIMIT_INITIATE_IP", "10 per hour"),
-            "RATELIMIT_INITIATE_EMAIL": _env("RATELIMIT_INITIATE_EMAIL", "5 per hour"),
+            "RATELIMIT_INITIATE_EMAIL_IP": _env("RATELIMIT_INITIATE_EMAIL_IP", "5 per hour"),
+            "RATELIMIT_INITIATE_EMAIL": _env("RATELIMIT_INITIATE_EMAIL", "50 per hour"),
+            # Every login attempt per IP; only failed ones per email from one IP, and per
+            # email from everywhere (much higher, so that guessing cannot lock the owner out).
             "RATELIMIT_LOGIN_IP": _env("RATELIMIT_LOGIN_IP", "30 per hour"),
-            "RATELIMIT_LOGIN_EMAIL": _env("RATELIMIT_LOGIN_EMAIL", "10 per hour"),
+            "RATELIMIT_LOGIN_EMAIL_IP": _env("RATELIMIT_LOGIN_EMAIL_IP", "10 per hour"),
+            "RATELIMIT_LOGIN_EMAIL": _env("RATELIMIT_LOGIN_EMAIL", "100 per hour"),
             "RATELIMIT_RESET_IP": _env("RATELIMIT_RESET_IP", "10 per hour"),
             "RATELIMIT_RESET_EMAIL": _env("RATELIMIT_RESET_EMAIL", "3 per hour"),
             "RATELIMIT_REGISTER_IP": _env("RATELIMIT_REGISTER_IP", "10 per hour"),
