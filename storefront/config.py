@@ -14,6 +14,11 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 EMULATOR_SECRET_KEY = "sk_test_emulator"  # noqa: S105 (the emulator accepts any sk_ key)
 EMULATOR_PUBLISHABLE_KEY = "pk_test_emulator"
 
+# Sessions and emailed links are signed with SECRET_KEY: production wants at least this many
+# random bytes, and never the placeholder of .env.example.
+MIN_SECRET_KEY_BYTES = 32
+EXAMPLE_SECRET_KEY = "change-me-to-64-random-hex-characters-from-secrets-token-hex-32"  # noqa: S105
+
 
 class ConfigError(RuntimeError):
     """The environment describes a configuration the storefront refuses to start with."""
@@ -191,6 +196,14 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
+def _check_secret_key(secret_key: str) -> None:
+    if secret_key == EXAMPLE_SECRET_KEY:
+        raise ConfigError("SECRET_KEY is the placeholder from .env.example; generate one "
+                          "with: python -c 'import secrets; print(secrets.token_hex(32))'")
+    if len(secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production")
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError, with a one-line reason, for a configuration that must not start."""
     env = config["STOREFRONT_ENV"]
@@ -203,6 +216,11 @@ def check_config(config: dict[str, Any]) -> None:
         if not config.get(name):
             label = "DATABASE_URL" if name == "SQLALCHEMY_DATABASE_URI" else name
             raise ConfigError(f"{label} must be set in the {env} environment")
+
+    if production:
+        _check_secret_key(config["SECRET_KEY"])
+        if config.get("PASSWORD_HASH_COST", "strong") != "strong":
+            raise ConfigError("PASSWORD_HASH_COST must be 'strong' in production")
 
     secret, publishable = config["STRIPE_SECRET_KEY"], config["STRIPE_PUBLISHABLE_KEY"]
     if not secret.startswith(("sk_", "rk_")):
