@@ -152,8 +152,7 @@ def create_staff(email: str, name: str, password: str) -> None:
         db.session.flush()
         ledger.open_balance(user)
     user.is_staff = True
-    user.password_hash = hash_password(password)
-    user.end_sessions()
+    user.set_password_hash(hash_password(password))
     db.session.commit()
     click.echo(f"{email} is staff.")
 

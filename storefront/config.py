@@ -14,6 +14,11 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 EMULATOR_SECRET_KEY = "sk_test_emulator"  # noqa: S105 (the emulator accepts any sk_ key)
 EMULATOR_PUBLISHABLE_KEY = "pk_test_emulator"
 
+# Sessions and emailed links are signed with SECRET_KEY: production wants at least this many
+# random bytes, and never the placeholder of .env.example.
+MIN_SECRET_KEY_BYTES = 32
+EXAMPLE_SECRET_KEY = "change-me-to-64-random-hex-characters-from-secrets-token-hex-32"  # noqa: S105
+
 
 class ConfigError(RuntimeError):
     """The environment describes a configuration the storefront refuses to start with."""
@@ -82,10 +87,16 @@ class Config:
             "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
             "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
             "RATELIMIT_HEADERS_ENABLED": True,
+            # Per email from one client (IP, or account when logged in), and per email from
+            # everywhere (much higher, so that a stranger cannot block someone's purchases).
             "RATELIMIT_INITIATE_IP": _env("RATELIMIT_INITIATE_IP", "10 per hour"),
-            "RATELIMIT_INITIATE_EMAIL": _env("RATELIMIT_INITIATE_EMAIL", "5 per hour"),
+            "RATELIMIT_INITIATE_EMAIL_IP": _env("RATELIMIT_INITIATE_EMAIL_IP", "5 per hour"),
+            "RATELIMIT_INITIATE_EMAIL": _env("RATELIMIT_INITIATE_EMAIL", "50 per hour"),
+            # Every login attempt per IP; only failed ones per email from one IP, and per
+            # email from everywhere (much higher, so that guessing cannot lock the owner out).
             "RATELIMIT_LOGIN_IP": _env("RATELIMIT_LOGIN_IP", "30 per hour"),
-            "RATELIMIT_LOGIN_EMAIL": _env("RATELIMIT_LOGIN_EMAIL", "10 per hour"),
+            "RATELIMIT_LOGIN_EMAIL_IP": _env("RATELIMIT_LOGIN_EMAIL_IP", "10 per hour"),
+            "RATELIMIT_LOGIN_EMAIL": _env("RATELIMIT_LOGIN_EMAIL", "100 per hour"),
             "RATELIMIT_RESET_IP": _env("RATELIMIT_RESET_IP", "10 per hour"),
             "RATELIMIT_RESET_EMAIL": _env("RATELIMIT_RESET_EMAIL", "3 per hour"),
             "RATELIMIT_REGISTER_IP": _env("RATELIMIT_REGISTER_IP", "10 per hour"),
@@ -119,6 +130,8 @@ class Config:
             "REMEMBER_COOKIE_SAMESITE": "Lax",
             "REMEMBER_COOKIE_SECURE": cls.SESSION_COOKIE_SECURE,
             "WTF_CSRF_TIME_LIMIT": None,
+            # argon2id at OWASP's parameters; the test suite uses cheap ones to run quickly.
+            "PASSWORD_HASH_COST": "cheap" if cls.TESTING else "strong",
             "BABEL_LOCALE": _env("BABEL_LOCALE", "en_IE"),
         }
 
@@ -183,6 +196,14 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
+def _check_secret_key(secret_key: str) -> None:
+    if secret_key == EXAMPLE_SECRET_KEY:
+        raise ConfigError("SECRET_KEY is the placeholder from .env.example; generate one "
+                          "with: python -c 'import secrets; print(secrets.token_hex(32))'")
+    if len(secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production")
+
+
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError, with a one-line reason, for a configuration that must not start."""
     env = config["STOREFRONT_ENV"]
@@ -195,6 +216,11 @@ def check_config(config: dict[str, Any]) -> None:
         if not config.get(name):
             label = "DATABASE_URL" if name == "SQLALCHEMY_DATABASE_URI" else name
             raise ConfigError(f"{label} must be set in the {env} environment")
+
+    if production:
+        _check_secret_key(config["SECRET_KEY"])
+        if config.get("PASSWORD_HASH_COST", "strong") != "strong":
+            raise ConfigError("PASSWORD_HASH_COST must be 'strong' in production")
 
     secret, publishable = config["STRIPE_SECRET_KEY"], config["STRIPE_PUBLISHABLE_KEY"]
     if not secret.startswith(("sk_", "rk_")):

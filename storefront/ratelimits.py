@@ -1,5 +1,10 @@
-"""Rate limits on starting a purchase: per client IP for anonymous callers (per account when
-logged in) and per email for everyone, shared by the checkout page and the JSON API."""
+"""Rate limits on starting a purchase, shared by the checkout page and the JSON API.
+
+Per client (IP for anonymous callers, account when logged in); per email from one client;
+and per email from every client together, much higher, so that a stranger starting
+purchases for someone's address cannot block that person's own purchases. Emails are keyed
+on the address as accounts are looked up by it, so other spellings share a count.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,12 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
 from storefront.extensions import limiter
+from storefront.validation import email_identity
 
 
-def _initiate_email_key() -> str:
-    """The lower-cased email the purchase is for: the JSON body's, else the logged-in
-    user's (the page ignores a form email when logged in), else the form's."""
-    email = None
+def _initiate_email() -> str | None:
+    """The email the purchase is for: the JSON body's, else the logged-in user's (the page
+    ignores a form email when logged in), else the form's."""
     body = request.get_json(silent=True) if request.is_json else None
     if isinstance(body, dict) and isinstance(body.get("student_info"), dict):
         email = body["student_info"].get("email")
@@ -21,9 +26,7 @@ def _initiate_email_key() -> str:
         email = current_user.email
     else:
         email = request.form.get("email")
-    if isinstance(email, str) and email.strip():
-        return "email:" + email.strip().lower()
-    return "ip:" + get_remote_address()
+    return email if isinstance(email, str) and email.strip() else None
 
 
 def _client_key() -> str:
@@ -33,20 +36,26 @@ def _client_key() -> str:
     return get_remote_address()
 
 
-_per_ip = limiter.shared_limit(
-    lambda: current_app.config["RATELIMIT_INITIATE_IP"],
-    scope="initiate-ip",
-    key_func=_client_key,
-    methods=["POST"],
-)
-_per_email = limiter.shared_limit(
-    lambda: current_app.config["RATELIMIT_INITIATE_EMAIL"],
-    scope="initiate-email",
-    key_func=_initiate_email_key,
-    methods=["POST"],
-)
+def _initiate_email_key() -> str:
+    email = _initiate_email()
+    return "email:" + email_identity(email) if email else "ip:" + get_remote_address()
+
+
+def _initiate_email_client_key() -> str:
+    return f"{_initiate_email_key()}|{_client_key()}"
+
+
+def _limit(setting: str, scope: str, key_func):
+    return limiter.shared_limit(lambda: current_app.config[setting], scope=scope,
+                                key_func=key_func, methods=["POST"])
+
+
+_per_client = _limit("RATELIMIT_INITIATE_IP", "initiate-ip", _client_key)
+_per_email_client = _limit("RATELIMIT_INITIATE_EMAIL_IP", "initiate-email-ip",
+                           _initiate_email_client_key)
+_per_email = _limit("RATELIMIT_INITIATE_EMAIL", "initiate-email", _initiate_email_key)
 
 
 def initiate_limits(view):
-    """Apply both purchase-initiation limits to a view."""
-    return _per_ip(_per_email(view))
+    """Apply the purchase-initiation limits to a view."""
+    return _per_client(_per_email_client(_per_email(view)))

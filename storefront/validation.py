@@ -47,6 +47,16 @@ def clean_email(value: object) -> str:
     return result.normalized.lower()
 
 
+def email_identity(value: object) -> str:
+    """The address as accounts are found by it (clean_email), for keying throttles; text that
+    is not a valid address gets its trimmed, NFKC-folded, case-folded form, so it still counts."""
+    try:
+        return clean_email(value)
+    except FieldError:
+        text = value if isinstance(value, str) else ""
+        return unicodedata.normalize("NFKC", text).strip().casefold()
+
+
 def form_rule(clean):
     """A WTForms validator made from a clean_* function (which may normalise the value)."""
     def check(form, field) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from storefront import create_app
@@ -10,7 +12,7 @@ from storefront.config import ConfigError
 LIVE = {"STRIPE_SECRET_KEY": "sk_live_abc123", "STRIPE_PUBLISHABLE_KEY": "pk_live_abc123"}
 PRODUCTION = {
     "STOREFRONT_ENV": "production",
-    "SECRET_KEY": "a-long-production-secret",
+    "SECRET_KEY": "a-long-production-secret-of-more-than-32-bytes",
     "SQLALCHEMY_DATABASE_URI": "sqlite://",
     "STRIPE_WEBHOOK_SECRET": "whsec_live",
     "STRIPE_API_BASE": None,
@@ -69,3 +71,31 @@ def test_development_defaults_to_the_emulator(monkeypatch):
     app = create_app({"STOREFRONT_ENV": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert app.config["STRIPE_API_BASE"] == "http://127.0.0.1:8555"
     assert "test_mode" in app.blueprints
+
+
+# --- The secret key in production -----------------------------------------------------------
+
+def _example_secret_key() -> str:
+    env_example = Path(__file__).resolve().parent.parent / ".env.example"
+    [line] = [line for line in env_example.read_text().splitlines()
+              if line.startswith("SECRET_KEY=")]
+    return line.split("=", 1)[1]
+
+
+@pytest.mark.parametrize("secret", ["short-secret", "x" * 31, "é" * 15])
+def test_short_secret_key_refused_in_production(secret):
+    message = _refused({**PRODUCTION, "SECRET_KEY": secret})
+    assert "SECRET_KEY" in message and "32" in message
+
+
+def test_the_example_secret_key_is_refused_in_production():
+    message = _refused({**PRODUCTION, "SECRET_KEY": _example_secret_key()})
+    assert "SECRET_KEY" in message and ".env.example" in message
+
+
+def test_production_hashes_passwords_with_the_strong_parameters():
+    from storefront.account.passwords import hash_password
+
+    app = create_app(PRODUCTION)
+    with app.app_context():
+        assert "$argon2id$v=19$m=19456,t=2,p=1$" in hash_password("violet-harbour-lantern-42")

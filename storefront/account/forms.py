@@ -32,5 +32,10 @@ class SetPasswordForm(FlaskForm):
                             validators=[EqualTo("password", "The passwords do not match.")])
 
 
+class ChangePasswordForm(SetPasswordForm):
+    current_password = PasswordField("Current password",
+                                     validators=[InputRequired("Enter your current password.")])
+
+
 class ConfirmForm(FlaskForm):
     """A button, so that a link scanner's GET does not act."""

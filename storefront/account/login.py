@@ -11,9 +11,15 @@ from storefront.models import User
 
 
 def configure_login(app: Flask) -> None:
-    """Bind Flask-Login with strong session protection."""
+    """Bind Flask-Login with basic session protection.
+
+    "Strong" protection would log a student out whenever their IP or browser string changes,
+    as when a phone moves from Wi-Fi to mobile data in the middle of paying. Sessions end
+    instead through the server-side session token (logout, new password), and account
+    changes ask for the current password.
+    """
     login_manager.init_app(app)
-    login_manager.session_protection = "strong"
+    login_manager.session_protection = "basic"
 
 
 @login_manager.user_loader

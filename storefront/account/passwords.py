@@ -8,6 +8,7 @@ from importlib.resources import files
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 
 from storefront.validation import FieldError
 
@@ -16,8 +17,21 @@ MAX_LENGTH = 128
 
 # OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# Verified against when no account matches, so unknown emails take as long as wrong passwords.
-_DUMMY_HASH = HASHER.hash("storefront-timing-equaliser")
+# The test suite's setting (PASSWORD_HASH_COST = "cheap"): the same algorithm at a fraction of
+# the cost. Its hashes verify everywhere and are upgraded at the next login in production.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+HASHERS = {"strong": HASHER, "cheap": CHEAP_HASHER}
+
+
+def _hasher() -> PasswordHasher:
+    return HASHERS[current_app.config.get("PASSWORD_HASH_COST", "strong")]
+
+
+@cache
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """Verified against when no account matches, so unknown emails take as long as wrong
+    passwords."""
+    return hasher.hash("storefront-timing-equaliser")
 
 
 @cache
@@ -41,17 +55,20 @@ def check_new_password(password: object) -> str:
 
 
 def hash_password(password: str) -> str:
-    return HASHER.hash(password)
+    """The argon2id hash of the password, with this app's parameters."""
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Whether the password matches; takes the same time when there is no hash to check."""
+    hasher = _hasher()
     try:
-        return HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (hasher.verify(password_hash or _dummy_hash(hasher), password)
+                and password_hash is not None)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(password_hash: str) -> bool:
     """True when the hash was made with other parameters than today's."""
-    return HASHER.check_needs_rehash(password_hash)
+    return _hasher().check_needs_rehash(password_hash)

@@ -22,8 +22,9 @@ from storefront.account.passwords import (
 from storefront.account.students import find_by_email
 from storefront.account.tokens import (
     InvalidToken,
+    digest_matches,
+    link_digest,
     make_token,
-    password_fingerprint,
     read_token,
 )
 from storefront.extensions import db
@@ -34,8 +35,8 @@ from storefront.web import absolute_url
 
 
 def password_link(purpose: str, user: User) -> str:
-    """A claim or reset link for the user, valid until a password is set with it."""
-    token = make_token(purpose, {"uid": user.id, "fp": password_fingerprint(user.password_hash)})
+    """A claim or reset link for the user, valid until a password is set (with it or not)."""
+    token = make_token(purpose, {"uid": user.id, "ls": link_digest(purpose, user.link_secret)})
     endpoint = "account.claim" if purpose == "claim" else "account.reset_password"
     return absolute_url(endpoint, token=token)
 
@@ -93,7 +94,8 @@ def confirm_registration(token: str) -> User:
         db.session.flush()
         ledger.open_balance(user)
     elif user.is_guest:
-        user.name, user.password_hash = pending.name, pending.password_hash
+        user.name = pending.name
+        user.set_password_hash(pending.password_hash)
     else:
         raise InvalidToken("This account already exists. Log in instead.")
     db.session.flush()
@@ -105,7 +107,7 @@ def user_for_link(purpose: str, token: str) -> User:
     payload = read_token(purpose, token)
     user_id = payload.get("uid")
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
-    if user is None or payload.get("fp") != password_fingerprint(user.password_hash):
+    if user is None or not digest_matches(purpose, user.link_secret, payload.get("ls")):
         raise InvalidToken("This link has already been used or is no longer valid.")
     if purpose == "claim" and not user.is_guest:
         raise InvalidToken("This account already has a password. Log in instead.")
@@ -115,10 +117,22 @@ def user_for_link(purpose: str, token: str) -> User:
 def set_password_from_link(purpose: str, token: str, password: str) -> User:
     """Set the password a claim or reset link allows; ends the user's other sessions."""
     user = user_for_link(purpose, token)
-    user.password_hash = hash_password(check_new_password(password))
-    user.end_sessions()
+    user.set_password_hash(hash_password(check_new_password(password)))
     db.session.flush()
     return user
+
+
+class WrongPassword(Exception):
+    """The current password given to confirm an account change is not right."""
+
+
+def change_password(user: User, *, current_password: str, new_password: str) -> None:
+    """Set a new password after checking the current one; ends every session and every
+    emailed link of the user (the caller starts a new session for this browser)."""
+    if not verify_password(user.password_hash, current_password):
+        raise WrongPassword("Your current password is not right.")
+    user.set_password_hash(hash_password(check_new_password(new_password)))
+    db.session.flush()
 
 
 def authenticate(email: str, password: str) -> User | None:

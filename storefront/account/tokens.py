@@ -1,12 +1,14 @@
 """Signed, expiring, single-use links sent by email (claim, reset).
 
-Single use: a claim or reset token carries a fingerprint of the password hash it was issued
-against, so it stops working once a password is set with it.
+A link carries the user's id and a digest of the user's link secret, a random value kept
+only in the database. Setting a password rotates the secret, so a link works once, and the
+signing key alone (without the database) cannot forge a link.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 from flask import current_app
@@ -24,11 +26,20 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"account-{purpose}")
 
 
-def password_fingerprint(password_hash: str | None) -> str:
-    return hashlib.sha256((password_hash or "no-password").encode()).hexdigest()[:16]
+def link_digest(purpose: str, link_secret: str) -> str:
+    """What a link of this purpose carries in place of the user's link secret."""
+    return hmac.new(link_secret.encode(), f"account-{purpose}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def digest_matches(purpose: str, link_secret: str, digest: object) -> bool:
+    """Whether a link's digest was made from this link secret (compared in constant time)."""
+    return isinstance(digest, str) and hmac.compare_digest(
+        link_digest(purpose, link_secret), digest)
 
 
 def make_token(purpose: str, payload: dict[str, Any]) -> str:
+    """A signed token of this purpose carrying the payload."""
     return _serializer(purpose).dumps(payload)
 
 

@@ -16,6 +16,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from storefront.account import services
 from storefront.account.forms import (
+    ChangePasswordForm,
     ConfirmForm,
     ForgotPasswordForm,
     LoginForm,
@@ -24,7 +25,12 @@ from storefront.account.forms import (
 )
 from storefront.account.overview import purchase_history, student_overview
 from storefront.account.redirects import safe_next
-from storefront.account.throttle import login_limits, register_limits, reset_limits
+from storefront.account.throttle import (
+    login_limits,
+    password_change_limits,
+    register_limits,
+    reset_limits,
+)
 from storefront.account.tokens import InvalidToken
 from storefront.extensions import db
 from storefront.models import Purchase
@@ -132,6 +138,26 @@ def reset_password(token: str):
 @bp.route("/claim/<token>", methods=["GET", "POST"])
 def claim(token: str):
     return _set_password_page("claim", token, "Set a password for your account")
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+@password_change_limits
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, current_password=form.current_password.data,
+                                     new_password=form.password.data)
+        except services.WrongPassword as error:
+            form.current_password.errors = [str(error)]
+        else:
+            db.session.commit()
+            start_session(current_user._get_current_object())
+            flash("Your password is changed. Other devices are logged out.", "success")
+            return redirect(url_for("account.dashboard"))
+    return render_template("account/change_password.html", form=form), (
+        400 if form.errors else 200)
 
 
 @bp.get("")

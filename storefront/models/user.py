@@ -27,6 +27,9 @@ class User(UserMixin, db.Model):
     is_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     # Part of the login session's id: rotating it ends every session of this user.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
+    # Bound into every claim and reset link: rotating it kills every link sent so far, so a
+    # link works once and the signing key alone cannot forge one.
+    link_secret: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     def get_id(self) -> str:
@@ -36,6 +39,12 @@ class User(UserMixin, db.Model):
     def end_sessions(self) -> None:
         """Invalidate every login session of this user, copied cookies included."""
         self.session_token = secrets.token_hex(16)
+
+    def set_password_hash(self, password_hash: str) -> None:
+        """Take a new password hash; every emailed link and every session ends with the old one."""
+        self.password_hash = password_hash
+        self.link_secret = secrets.token_hex(32)
+        self.end_sessions()
 
     @property
     def is_guest(self) -> bool:

@@ -146,9 +146,11 @@ def test_logout_ends_the_session_even_for_a_copied_cookie(app, client, make_user
     assert answer.status_code == 302 and "/account/login" in answer.headers["Location"]
 
 
-def test_password_is_rehashed_when_parameters_change(app, client, make_user):
+def test_password_is_rehashed_when_parameters_change(make_app, make_user):
     from argon2 import PasswordHasher
 
+    app = make_app(PASSWORD_HASH_COST="strong")
+    client = app.test_client()
     weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
     user_id = make_user("sam@example.com")
     with app.app_context():

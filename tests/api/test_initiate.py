@@ -315,3 +315,28 @@ def test_logged_in_buyers_are_limited_per_account(make_app, seeded_with, make_us
     statuses = [client.post(URL, json=body(plan_id, email=f"other{n}@example.com"),
                             headers={"X-CSRFToken": token}).status_code for n in range(3)]
     assert statuses == [201, 201, 429]  # varying the email does not get around the limit
+
+
+def test_email_limit_counts_every_spelling_of_an_address(make_app, seeded_with):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_INITIATE_IP="100 per hour",
+                   RATELIMIT_INITIATE_EMAIL="2 per hour", RATELIMIT_INITIATE_EMAIL_IP="2 per hour")
+    plan_id = seeded_with(app)
+    client = app.test_client()
+    statuses = [client.post(URL, json=body(plan_id, email=email)).status_code
+                for email in ("bob@example.com", "BOB@example.com", "bob@\uff45xample.com")]
+    assert statuses == [201, 201, 429]
+
+
+def test_a_stranger_cannot_block_someone_elses_purchases(make_app, seeded_with, make_user):
+    app = make_app(RATELIMIT_ENABLED=True)  # the default limits
+    plan_id = seeded_with(app)
+    stranger = app.test_client()
+    statuses = [stranger.post(URL, json=body(plan_id, email="carol@example.com"),
+                              environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code
+                for _ in range(12)]
+    assert statuses[0] == 201 and statuses[-1] == 429
+
+    carol = app.test_client()
+    started = carol.post(URL, json=body(plan_id, email="carol@example.com"),
+                         environ_base={"REMOTE_ADDR": "203.0.113.20"})
+    assert started.status_code == 201

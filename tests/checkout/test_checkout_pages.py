@@ -289,3 +289,19 @@ def test_pay_page_after_a_payment_whose_webhook_is_late_settles_it(app, client, 
                                   "/checkout/0"])
 def test_huge_or_zero_ids_are_404_not_500(client, path):
     assert client.get(path).status_code == 404
+
+
+def test_a_stranger_cannot_block_someone_elses_checkout(make_app, seeded_with, make_user):
+    app = make_app(RATELIMIT_ENABLED=True)  # the default limits
+    plan_id = seeded_with(app)
+    make_user("carol@example.com")
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    statuses = [start_as_guest(stranger, plan_id, email="carol@example.com").status_code
+                for _ in range(12)]
+    assert statuses[0] == 302 and statuses[-1] == 429
+
+    carol = app.test_client()
+    carol.environ_base["REMOTE_ADDR"] = "203.0.113.20"
+    log_in(carol, "carol@example.com")
+    assert start_as_guest(carol, plan_id).status_code == 302
