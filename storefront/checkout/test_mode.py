@@ -16,16 +16,25 @@ from storefront.payments.errors import PaymentError
 
 test_mode_bp = Blueprint("test_mode", __name__, url_prefix="/checkout/test-mode")
 
-# Stripe's test card numbers and the test payment methods that behave like them.
+# Stripe's documented test card numbers and the test PaymentMethods Stripe pairs them with
+# (https://docs.stripe.com/testing). The emulator decides what each one does, as Stripe would.
 TEST_CARDS = {
     "4242424242424242": "pm_card_visa",
-    "4000000000000341": "pm_card_chargeCustomerFail",
     "4000000000000002": "pm_card_visa_chargeDeclined",
+    "4000000000009995": "pm_card_visa_chargeDeclinedInsufficientFunds",
+    "4000000000009987": "pm_card_visa_chargeDeclinedLostCard",
+    "4000000000009979": "pm_card_visa_chargeDeclinedStolenCard",
+    "4000000000000341": "pm_card_chargeCustomerFail",
 }
 
 
-def _stripe_error(error_type: str, code: str, message: str, status: int = 200):
-    return jsonify({"error": {"type": error_type, "code": code, "message": message}}), status
+def _stripe_error(error_type: str, code: str, message: str, status: int = 200, *,
+                  decline_code: str | None = None):
+    error = {"type": error_type, "code": code, "message": message}
+    if decline_code:
+        error = {"type": error_type, "code": code, "decline_code": decline_code,
+                 "message": message}
+    return jsonify({"error": error}), status
 
 
 def _intent_for(client_secret: object) -> gateway.PaymentIntentInfo | None:
@@ -63,7 +72,8 @@ def confirm():
         confirmed = gateway.confirm_with_test_card(intent.id, payment_method)
     except PaymentError as error:
         if error.error_type == "card_error":
-            return _stripe_error("card_error", error.code or "card_declined", error.message)
+            return _stripe_error("card_error", error.code or "card_declined", error.message,
+                                 decline_code=error.decline_code)
         return _stripe_error("api_error", "api_error", error.message, error.status)
     return jsonify({"paymentIntent": _public(confirmed)})
 
