@@ -11,7 +11,12 @@ from storefront.extensions import limiter
 
 
 def _initiate_email_key() -> str:
-    """The lower-cased email the purchase is for: the JSON body's, else the logged-in
+    email = requested_email()
+    return "email:" + email if email else "ip:" + get_remote_address()
+
+
+def requested_email() -> str | None:
+    """The lower-cased email a purchase start is for: the JSON body's, else the logged-in
     user's (the page ignores a form email when logged in), else the form's."""
     email = None
     body = request.get_json(silent=True) if request.is_json else None
@@ -22,8 +27,8 @@ def _initiate_email_key() -> str:
     else:
         email = request.form.get("email")
     if isinstance(email, str) and email.strip():
-        return "email:" + email.strip().lower()
-    return "ip:" + get_remote_address()
+        return email.strip().lower()
+    return None
 
 
 def _client_key() -> str:
