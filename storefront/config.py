@@ -100,6 +100,11 @@ class Config:
             "RATELIMIT_RESET_IP": _env("RATELIMIT_RESET_IP", "10 per hour"),
             "RATELIMIT_RESET_EMAIL": _env("RATELIMIT_RESET_EMAIL", "3 per hour"),
             "RATELIMIT_REGISTER_IP": _env("RATELIMIT_REGISTER_IP", "10 per hour"),
+            "RATELIMIT_TEST_MODE_CONFIRM": _env("RATELIMIT_TEST_MODE_CONFIRM", "30 per hour"),
+            # Card testing: this many declines within the window from one client IP, email or
+            # purchase refuse new purchase starts and confirmations until the window passes.
+            "PAYMENT_DECLINE_LIMIT": int(_env("PAYMENT_DECLINE_LIMIT", "5")),
+            "PAYMENT_DECLINE_WINDOW_MINUTES": int(_env("PAYMENT_DECLINE_WINDOW_MINUTES", "60")),
             # Links in email and Stripe's return URL are built from this, never from the
             # request's Host header (required in production).
             "PUBLIC_BASE_URL": _env("PUBLIC_BASE_URL"),

@@ -16,9 +16,10 @@ from storefront.extensions import limiter
 from storefront.validation import email_identity
 
 
-def _initiate_email() -> str | None:
-    """The email the purchase is for: the JSON body's, else the logged-in user's (the page
-    ignores a form email when logged in), else the form's."""
+def requested_email() -> str | None:
+    """The email a purchase start is for, as accounts are looked up by it: the JSON body's,
+    else the logged-in user's (the page ignores a form email when logged in), else the form's."""
+    email = None
     body = request.get_json(silent=True) if request.is_json else None
     if isinstance(body, dict) and isinstance(body.get("student_info"), dict):
         email = body["student_info"].get("email")
@@ -26,7 +27,7 @@ def _initiate_email() -> str | None:
         email = current_user.email
     else:
         email = request.form.get("email")
-    return email if isinstance(email, str) and email.strip() else None
+    return email_identity(email) if isinstance(email, str) and email.strip() else None
 
 
 def _client_key() -> str:
@@ -37,8 +38,8 @@ def _client_key() -> str:
 
 
 def _initiate_email_key() -> str:
-    email = _initiate_email()
-    return "email:" + email_identity(email) if email else "ip:" + get_remote_address()
+    email = requested_email()
+    return "email:" + email if email else "ip:" + get_remote_address()
 
 
 def _initiate_email_client_key() -> str:

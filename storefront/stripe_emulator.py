@@ -3,8 +3,9 @@
     python -m storefront.stripe_emulator --port 8420 --state-file instance/localstripe.pickle
 
 localstripe itself binds every interface and keeps its state in /tmp; this wrapper binds
-127.0.0.1 (port 0 picks a free port), prints "listening on 127.0.0.1:PORT" once ready, and
-lets a declined PaymentIntent be retried as Stripe does.
+127.0.0.1 (port 0 picks a free port), prints "listening on 127.0.0.1:PORT" once ready, lets a
+declined PaymentIntent be retried as Stripe does, and declines Stripe's documented test cards
+the way Stripe does (code, decline_code, message, last_payment_error).
 Development and tests only: it is not imported by the app.
 """
 
@@ -15,9 +16,11 @@ import logging
 import pickle
 import socket
 import sys
+from dataclasses import dataclass
 
 from aiohttp import web
 from localstripe import resources, server
+from localstripe.errors import UserError
 
 
 def _use_state_file(path: str | None) -> None:
@@ -65,6 +68,103 @@ def _allow_retry_after_decline() -> None:
     payment_intent._api_update = classmethod(_api_update)
 
 
+@dataclass(frozen=True)
+class _TestCard:
+    number: str
+    attach_declined: bool  # Stripe refuses to attach it to a customer
+    decline_code: str | None  # None: charges succeed
+    message: str = "Your card was declined."
+
+
+# https://docs.stripe.com/testing#declined-payments, by their test PaymentMethod ids.
+TEST_CARDS: dict[str, _TestCard] = {
+    "pm_card_visa": _TestCard("4242424242424242", False, None),
+    "pm_card_visa_chargeDeclined": _TestCard("4000000000000002", True, "generic_decline"),
+    "pm_card_visa_chargeDeclinedInsufficientFunds": _TestCard(
+        "4000000000009995", True, "insufficient_funds", "Your card has insufficient funds."),
+    "pm_card_visa_chargeDeclinedLostCard": _TestCard("4000000000009987", True, "lost_card"),
+    "pm_card_visa_chargeDeclinedStolenCard": _TestCard("4000000000009979", True, "stolen_card"),
+    "pm_card_chargeCustomerFail": _TestCard("4000000000000341", False, "generic_decline"),
+}
+_BY_NUMBER = {card.number: card for card in TEST_CARDS.values()}
+
+
+def _card_of(payment_method_id: str | None) -> _TestCard | None:
+    if not payment_method_id:
+        return None
+    try:
+        method = resources.PaymentMethod._api_retrieve(payment_method_id)
+    except Exception:  # noqa: BLE001  (not a card of ours: localstripe's own behaviour)
+        return None
+    return _BY_NUMBER.get(getattr(method, "_card_number", None))
+
+
+def _decline_test_cards_as_stripe_does() -> None:
+    """Teach localstripe Stripe's declining test cards and how Stripe reports a decline.
+
+    localstripe knows only three test PaymentMethods, declines 4000 0000 0000 0002 at attach
+    but lets it pay, and reports every decline without a decline_code.
+    """
+    payment_method, charge = resources.PaymentMethod, resources.Charge
+    canonical = payment_method._try_get_canonical_test_article.__func__
+
+    def _try_get_canonical_test_article(cls, id):  # noqa: A002
+        card = TEST_CARDS.get(id)
+        if card is None:
+            return canonical(cls, id)
+        return cls(type="card", card={"number": card.number, "exp_month": "12",
+                                      "exp_year": "2030", "cvc": "123"})
+
+    payment_method._try_get_canonical_test_article = classmethod(_try_get_canonical_test_article)
+
+    attaching = payment_method._attaching_is_declined
+    charging = payment_method._charging_is_declined
+
+    def _attaching_is_declined(self):
+        card = _BY_NUMBER.get(getattr(self, "_card_number", None))
+        return card.attach_declined if card else attaching(self)
+
+    def _charging_is_declined(self):
+        card = _BY_NUMBER.get(getattr(self, "_card_number", None))
+        return card.decline_code is not None if card else charging(self)
+
+    payment_method._attaching_is_declined = _attaching_is_declined
+    payment_method._charging_is_declined = _charging_is_declined
+
+    set_failure = charge._set_auth_failure
+
+    def _set_auth_failure(self):
+        set_failure(self)
+        card = _card_of(self.payment_method)
+        self._decline_code = card.decline_code if card else "generic_decline"
+        if card:
+            self.failure_message = card.message
+        self.outcome = {"type": "issuer_declined", "reason": self._decline_code,
+                        "network_status": "declined_by_network"}
+
+    def _raise_failure(self):
+        error = UserError(402, self.failure_message, {
+            "code": self.failure_code, "decline_code": getattr(self, "_decline_code", None),
+            "charge": self.id})
+        error.body["error"]["type"] = "card_error"
+        raise error
+
+    charge._set_auth_failure = _set_auth_failure
+    charge._raise_failure = _raise_failure
+
+    last_error = resources.PaymentIntent.last_payment_error.fget
+
+    def last_payment_error(self):
+        error = last_error(self)
+        charge = self.latest_charge
+        if error and charge is not None and charge.status == "failed":
+            error.update(type="card_error", payment_method={"id": charge.payment_method},
+                         decline_code=getattr(charge, "_decline_code", None))
+        return error
+
+    resources.PaymentIntent.last_payment_error = property(last_payment_error)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8420)
@@ -74,6 +174,7 @@ def main(argv: list[str] | None = None) -> None:
 
     _use_state_file(args.state_file)
     _allow_retry_after_decline()
+    _decline_test_cards_as_stripe_does()
     if not args.from_scratch:
         resources.store.try_load_from_disk()
 

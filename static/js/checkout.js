@@ -27,6 +27,9 @@
     if (error.type === 'card_error' && error.message) {
       return error.message;
     }
+    if (error.code === 'too_many_declines' && error.message) {
+      return error.message; // our cool-down after repeated declines (test mode only)
+    }
     if (error.type === 'validation_error') {
       return null; // the Payment Element shows these next to the field itself
     }

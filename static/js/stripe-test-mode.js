@@ -2,7 +2,8 @@
 // It implements exactly the Stripe.js calls checkout.js makes -- Stripe(), elements(),
 // create('payment'), mount(), on(), confirmPayment(), retrievePaymentIntent() -- and
 // confirms through the storefront's test-mode route, which confirms on the Stripe emulator.
-// Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0341 is declined.
+// It decides no outcome itself: the server maps Stripe's documented test card numbers to
+// Stripe's test payment methods and the emulator pays or declines them as Stripe would.
 (function () {
   'use strict';
 

@@ -14,6 +14,7 @@ from flask_login import current_user, login_required
 from storefront.api.payloads import parse_initiate
 from storefront.catalog.services import active_plans
 from storefront.checkout.access import may_view, remember_purchase
+from storefront.checkout.cooldown import refuse_during_decline_cooldown, remember_buyer_ip
 from storefront.errors import StorefrontError
 from storefront.extensions import csrf, db
 from storefront.formatting import amount_text, hours_text, price_per_hour_minor
@@ -61,6 +62,7 @@ def _plan_details(purchase: Purchase) -> dict:
 
 @bp.post("/purchase/initiate/")
 @initiate_limits
+@refuse_during_decline_cooldown
 def purchase_initiate():
     """Start (or reuse) a pending purchase and its PaymentIntent."""
     try:
@@ -69,6 +71,7 @@ def purchase_initiate():
             plan_id=payload.plan_id, name=payload.name, email=payload.email,
             acting_user=current_user, may_reuse=may_view,
         )
+        remember_buyer_ip(started.purchase)
         db.session.commit()
         remember_purchase(started.purchase)
     except StorefrontError as error:

@@ -9,23 +9,36 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
+from flask_limiter.util import get_remote_address
 
+from storefront.extensions import db, limiter
+from storefront.models import Purchase
 from storefront.payments import gateway
+from storefront.payments.declines import TooManyDeclines, check_purchase_not_blocked, record_decline
 from storefront.payments.errors import PaymentError
 
 test_mode_bp = Blueprint("test_mode", __name__, url_prefix="/checkout/test-mode")
 
-# Stripe's test card numbers and the test payment methods that behave like them.
+# Stripe's documented test card numbers and the test PaymentMethods Stripe pairs them with
+# (https://docs.stripe.com/testing). The emulator decides what each one does, as Stripe would.
 TEST_CARDS = {
     "4242424242424242": "pm_card_visa",
-    "4000000000000341": "pm_card_chargeCustomerFail",
     "4000000000000002": "pm_card_visa_chargeDeclined",
+    "4000000000009995": "pm_card_visa_chargeDeclinedInsufficientFunds",
+    "4000000000009987": "pm_card_visa_chargeDeclinedLostCard",
+    "4000000000009979": "pm_card_visa_chargeDeclinedStolenCard",
+    "4000000000000341": "pm_card_chargeCustomerFail",
 }
 
 
-def _stripe_error(error_type: str, code: str, message: str, status: int = 200):
-    return jsonify({"error": {"type": error_type, "code": code, "message": message}}), status
+def _stripe_error(error_type: str, code: str, message: str, status: int = 200, *,
+                  decline_code: str | None = None):
+    error = {"type": error_type, "code": code, "message": message}
+    if decline_code:
+        error = {"type": error_type, "code": code, "decline_code": decline_code,
+                 "message": message}
+    return jsonify({"error": error}), status
 
 
 def _intent_for(client_secret: object) -> gateway.PaymentIntentInfo | None:
@@ -46,7 +59,39 @@ def _public(intent: gateway.PaymentIntentInfo) -> dict:
             "currency": intent.currency}
 
 
+@test_mode_bp.errorhandler(429)
+def too_many_confirmations(error):
+    """The confirm route's own rate limit, in Stripe.js's error shape."""
+    return _stripe_error("rate_limit_error", "rate_limit",
+                         "Too many payment attempts. Please wait and try again.", 429)
+
+
+def _refused_while_cooling_down(intent: gateway.PaymentIntentInfo):
+    purchase = db.session.scalars(
+        db.select(Purchase).where(Purchase.payment_intent_id == intent.id)).first()
+    if purchase is None:
+        return None
+    try:
+        check_purchase_not_blocked(purchase, ip=get_remote_address())
+    except TooManyDeclines as refusal:
+        response, status = _stripe_error("rate_limit_error", refusal.error_type,
+                                         refusal.message, 429)
+        response.headers["Retry-After"] = str(refusal.retry_after)
+        return response, status
+    return None
+
+
+def _declined(intent_id: str, error: PaymentError):
+    """Report a decline as Stripe.js does, counting it against the purchase's sources."""
+    record_decline(gateway.retrieve_payment_intent(intent_id), reported_by="test-mode confirm")
+    db.session.commit()
+    return _stripe_error("card_error", error.code or "card_declined", error.message,
+                         decline_code=error.decline_code)
+
+
 @test_mode_bp.post("/confirm")
+@limiter.limit(lambda: current_app.config["RATELIMIT_TEST_MODE_CONFIRM"],
+               key_func=get_remote_address)
 def confirm():
     """Confirm a PaymentIntent with a test card; answers in Stripe.js's shapes."""
     body = request.get_json(silent=True) or {}
@@ -54,6 +99,8 @@ def confirm():
     if intent is None:
         return _stripe_error("invalid_request_error", "resource_missing",
                              "No such payment_intent.", 404)
+    if (refused := _refused_while_cooling_down(intent)) is not None:
+        return refused
     number = "".join(ch for ch in str(body.get("card_number", "")) if ch.isdigit())
     payment_method = TEST_CARDS.get(number)
     if payment_method is None:
@@ -63,7 +110,7 @@ def confirm():
         confirmed = gateway.confirm_with_test_card(intent.id, payment_method)
     except PaymentError as error:
         if error.error_type == "card_error":
-            return _stripe_error("card_error", error.code or "card_declined", error.message)
+            return _declined(intent.id, error)
         return _stripe_error("api_error", "api_error", error.message, error.status)
     return jsonify({"paymentIntent": _public(confirmed)})
 

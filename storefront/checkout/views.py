@@ -17,11 +17,17 @@ from flask_login import current_user
 
 from storefront.catalog.services import plan_summary
 from storefront.checkout.access import may_view, remember_purchase
+from storefront.checkout.cooldown import (
+    cooldown_for,
+    refuse_during_decline_cooldown,
+    remember_buyer_ip,
+)
 from storefront.checkout.forms import GuestDetailsForm
 from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.models import Purchase, PurchaseStatus
 from storefront.payments import gateway
+from storefront.payments.declines import record_decline
 from storefront.purchases import initiate_purchase, sync_purchase
 from storefront.purchases.initiate import purchasable_plan
 from storefront.ratelimits import initiate_limits
@@ -40,6 +46,7 @@ def _unavailable_reason(plan_id: int) -> str | None:
 
 @bp.route("/<id:plan_id>", methods=["GET", "POST"])
 @initiate_limits
+@refuse_during_decline_cooldown
 def start(plan_id: int):
     """Plan summary and, for a guest, name and email; POST starts the purchase."""
     plan = plan_summary(plan_id)
@@ -57,6 +64,7 @@ def start(plan_id: int):
                 plan_id=plan_id, name=name, email=email, acting_user=current_user,
                 may_reuse=may_view,
             )
+            remember_buyer_ip(started.purchase)
             db.session.commit()
         except StorefrontError as failure:
             db.session.rollback()
@@ -90,6 +98,8 @@ def pay(purchase_id: int):
         sync_purchase(intent)
         db.session.commit()
         return redirect(url_for("checkout.purchase_status", purchase_id=purchase.id))
+    if (refused := cooldown_for(purchase)) is not None:
+        return refused
     payable = intent.status in ("requires_payment_method", "requires_confirmation",
                                 "requires_action")
     return render_template(
@@ -126,6 +136,7 @@ def complete():
     if not intent.client_secret or not hmac.compare_digest(intent.client_secret, client_secret):
         abort(403)
     _, purchase = sync_purchase(intent)
+    record_decline(intent, reported_by="complete page")
     db.session.commit()
     remember_purchase(purchase)
     return render_template(

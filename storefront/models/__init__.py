@@ -1,6 +1,7 @@
 """The storefront's tables, one module per aggregate."""
 
 from storefront.models.catalog import PlanType, PricingPlan
+from storefront.models.decline import PaymentDecline
 from storefront.models.ledger import Balance, EntryKind, ExpiryNotice, LedgerEntry, Lot
 from storefront.models.purchase import Purchase, PurchaseStatus
 from storefront.models.user import PendingRegistration, User
@@ -12,6 +13,7 @@ __all__ = [
     "ExpiryNotice",
     "LedgerEntry",
     "Lot",
+    "PaymentDecline",
     "PendingRegistration",
     "PlanType",
     "PricingPlan",

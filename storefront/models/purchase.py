@@ -86,6 +86,9 @@ class Purchase(db.Model):
     refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
     # The open or last dispute's status at Stripe (needs_response, won, lost, …), if any.
     dispute_status: Mapped[str | None] = mapped_column(String(40))
+    # The address the purchase was started from, so declines Stripe reports later (webhooks
+    # carry no buyer IP) count against it.
+    client_ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -23,9 +23,11 @@ PAYMENT_ERRORS: dict[str, tuple[int, str]] = {
 class PaymentError(StorefrontError):
     """A Stripe call failed; error_type and status follow API.md, the message is safe to show."""
 
-    def __init__(self, error_type: str, message: str | None = None, *, code: str | None = None):
+    def __init__(self, error_type: str, message: str | None = None, *, code: str | None = None,
+                 decline_code: str | None = None):
         status, default_message = PAYMENT_ERRORS[error_type]
         super().__init__(message or default_message)
         self.error_type = error_type
         self.status = status
         self.code = code
+        self.decline_code = decline_code

@@ -34,6 +34,9 @@ class PaymentIntentInfo:
     metadata: dict[str, str] = field(default_factory=dict)
     error_code: str | None = None
     error_message: str | None = None
+    # The last attempt's decline: Stripe's decline_code and the charge that was declined.
+    decline_code: str | None = None
+    declined_charge_id: str | None = None
 
     @property
     def purchase_id(self) -> int | None:
@@ -93,7 +96,9 @@ def _mapped_errors(action: str) -> Iterator[None]:
             action, type(error).__name__, error.http_status, error.request_id, error.code,
         )
         message = error.user_message if error_type == "card_error" else None
-        raise PaymentError(error_type, message, code=error.code) from error
+        details = (error.json_body or {}).get("error") or {}
+        raise PaymentError(error_type, message, code=error.code,
+                           decline_code=details.get("decline_code")) from error
 
 
 def _info(obj: Mapping[str, Any] | stripe.StripeObject) -> PaymentIntentInfo:
@@ -109,6 +114,8 @@ def _info(obj: Mapping[str, Any] | stripe.StripeObject) -> PaymentIntentInfo:
         metadata={str(k): str(v) for k, v in (obj.get("metadata") or {}).items()},
         error_code=last_error.get("decline_code") or last_error.get("code"),
         error_message=last_error.get("message"),
+        decline_code=last_error.get("decline_code"),
+        declined_charge_id=_id_of(last_error.get("charge")),
     )
 
 

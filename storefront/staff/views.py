@@ -12,6 +12,7 @@ from storefront.extensions import db
 from storefront.formatting import hours_text
 from storefront.models import Purchase, User
 from storefront.models.base import utcnow
+from storefront.payments.declines import current_blocks, recent_declines
 from storefront.purchases.refunds import purchase_by_id, refundable_minor, request_refund
 from storefront.staff.access import staff_required
 from storefront.staff.forms import (
@@ -173,3 +174,10 @@ def expiry():
     form.grace_hours.data = int(grace) if grace.isdigit() and int(grace) <= 24 * 365 else 24
     overdue = lots_past_expiry(utcnow(), timedelta(hours=form.grace_hours.data))
     return render_template("staff/expiry.html", form=form, overdue=overdue)
+
+
+@bp.get("/declines")
+def declines():
+    """Card testing: sources now refused after too many declines, and recent declines."""
+    return render_template("staff/declines.html", blocks=current_blocks(),
+                           declines=recent_declines(), now=utcnow())

@@ -13,6 +13,7 @@ from storefront.extensions import db
 from storefront.models import WebhookEvent, WebhookOutcome
 from storefront.models.base import utcnow
 from storefront.payments import gateway
+from storefront.payments.declines import record_decline
 from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import StripeEvent
 from storefront.purchases import FulfilOutcome, refunds, sync_purchase
@@ -33,6 +34,8 @@ def _payment_intent_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
     intent = gateway.payment_intent_from_event(event)
     happened = datetime.fromtimestamp(event.created, UTC) if event.created else None
     outcome, purchase = sync_purchase(intent, paid_at=happened)
+    if event.type == "payment_intent.payment_failed":
+        record_decline(intent, reported_by="webhook")
     where = f"purchase {purchase.id}" if purchase else "no purchase"
     return _FULFIL_OUTCOMES[outcome], f"{outcome.value}: {where} ({intent.id})"
 

@@ -1,6 +1,6 @@
 """users: link secret (bound into claim and reset links; rotated when a password is set)
 
-Revision ID: 0008_account_link_secrets
+Revision ID: 0005_account_link_secrets
 Revises: 0004_pending_registrations
 """
 import secrets
@@ -8,7 +8,7 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_account_link_secrets"
+revision = "0005_account_link_secrets"
 down_revision = "0004_pending_registrations"
 branch_labels = None
 depends_on = None

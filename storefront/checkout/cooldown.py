@@ -1,0 +1,58 @@
+"""The web side of the card-testing defence: whom to count a purchase against, and the 429
+page or JSON error shown while a source is cooling down after too many declines."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import jsonify, render_template, request
+from flask_limiter.util import get_remote_address
+
+from storefront.models import Purchase
+from storefront.payments.declines import (
+    TooManyDeclines,
+    check_not_blocked,
+    check_purchase_not_blocked,
+)
+from storefront.ratelimits import requested_email
+
+
+def client_ip() -> str | None:
+    """The caller's address (as the rate limits see it)."""
+    return get_remote_address() or None
+
+
+def remember_buyer_ip(purchase: Purchase) -> None:
+    """Note where the purchase was started, so later declines count against that address."""
+    purchase.client_ip = client_ip()
+
+
+def cooldown_response(refusal: TooManyDeclines):
+    """429 with Retry-After: the API's error shape under /api/, else a page."""
+    headers = {"Retry-After": str(refusal.retry_after)}
+    if request.path.startswith("/api/"):
+        return jsonify(refusal.to_json()), 429, headers
+    return render_template("checkout/cooldown.html", message=refusal.message), 429, headers
+
+
+def cooldown_for(purchase: Purchase):
+    """The 429 response when this purchase, its email or the caller is cooling down."""
+    try:
+        check_purchase_not_blocked(purchase, ip=client_ip())
+    except TooManyDeclines as refusal:
+        return cooldown_response(refusal)
+    return None
+
+
+def refuse_during_decline_cooldown(view):
+    """Refuse a POST that starts a purchase while its IP or email is cooling down."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if request.method == "POST":
+            try:
+                check_not_blocked(ip=client_ip(), email=requested_email())
+            except TooManyDeclines as refusal:
+                return cooldown_response(refusal)
+        return view(*args, **kwargs)
+
+    return wrapper
