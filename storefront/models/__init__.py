@@ -2,6 +2,7 @@
 
 from storefront.models.catalog import PlanType, PricingPlan
 from storefront.models.ledger import Balance, EntryKind, ExpiryNotice, LedgerEntry, Lot
+from storefront.models.mail import OutgoingMail
 from storefront.models.purchase import Purchase, PurchaseStatus
 from storefront.models.user import PendingRegistration, User
 from storefront.models.webhook import WebhookEvent, WebhookOutcome
@@ -12,6 +13,7 @@ __all__ = [
     "ExpiryNotice",
     "LedgerEntry",
     "Lot",
+    "OutgoingMail",
     "PendingRegistration",
     "PlanType",
     "PricingPlan",

@@ -12,6 +12,7 @@ from storefront.extensions import db
 from storefront.formatting import hours_text
 from storefront.models import Purchase, User
 from storefront.models.base import utcnow
+from storefront.outbox import undelivered
 from storefront.purchases.refunds import purchase_by_id, refundable_minor, request_refund
 from storefront.staff.access import staff_required
 from storefront.staff.forms import (
@@ -173,3 +174,10 @@ def expiry():
     form.grace_hours.data = int(grace) if grace.isdigit() and int(grace) <= 24 * 365 else 24
     overdue = lots_past_expiry(utcnow(), timedelta(hours=form.grace_hours.data))
     return render_template("staff/expiry.html", form=form, overdue=overdue)
+
+
+@bp.get("/mail")
+def mail():
+    """Email the outbox has not delivered yet: recipient and subject only (bodies hold
+    claim and reset links)."""
+    return render_template("staff/mail.html", waiting=undelivered(), now=utcnow())
