@@ -62,7 +62,6 @@ def register_extensions(app: Flask) -> None:
     from storefront.catalog.services import watch_plan_changes
     from storefront.database import configure_sqlite
     from storefront.extensions import cache, csrf, db, limiter, migrate
-    from storefront.mail import watch_commits
 
     db.init_app(app)
     migrate.init_app(
@@ -75,7 +74,6 @@ def register_extensions(app: Flask) -> None:
     configure_login(app)
     configure_sqlite(app)
     watch_plan_changes()
-    watch_commits()
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""flask commands: seed-plans, ledger show, ledger verify."""
+"""flask commands: seed-plans, ledger, users, hours, stripe reconcile, mail deliver."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from storefront.extensions import db
 from storefront.formatting import hours_text
 from storefront.models import User
 from storefront.models.base import utcnow
+from storefront.outbox import DeliveryReport, deliver_due, watch
 from storefront.payments.errors import PaymentError
 from storefront.purchases.reconcile import reconcile
 from storefront.validation import FieldError, clean_email, clean_student_name
@@ -26,6 +27,7 @@ ledger_cli = AppGroup("ledger", help="Inspect and check the hour ledger.")
 users_cli = AppGroup("users", help="Manage accounts.")
 hours_cli = AppGroup("hours", help="Expire hours and remind students before they expire.")
 stripe_cli = AppGroup("stripe", help="Compare our records with Stripe's.")
+mail_cli = AppGroup("mail", help="Deliver the email outbox.")
 
 
 def _duration(value: str) -> timedelta:
@@ -54,13 +56,9 @@ def hours_expire(grace_hours: int, dry_run: bool) -> None:
 @click.option("--days", default=7, show_default=True, type=click.IntRange(min=1))
 def hours_notify_expiring(days: int) -> None:
     """Email students whose hours expire within --days (once per lot and window)."""
-    sent, failed = notify_expiring(now=utcnow(), days=days)
+    reminded = notify_expiring(now=utcnow(), days=days)
     db.session.commit()
-    click.echo(f"Reminded {len(sent)} lot(s).")
-    if failed:
-        click.echo(f"{len(failed)} reminder(s) could not be sent; they go out next run.",
-                   err=True)
-        raise SystemExit(1)
+    click.echo(f"Reminded {len(reminded)} lot(s).")
 
 
 @stripe_cli.command("reconcile")
@@ -82,6 +80,37 @@ def stripe_reconcile(since: str) -> None:
     click.echo(f"Checked {report.checked} payment(s): {len(report.fulfilled)} fulfilled, "
                f"{len(report.refunds)} refund(s) applied, {len(report.mismatches)} mismatch(es).")
     if report.mismatches:
+        raise SystemExit(1)
+
+
+def _delivery_line(report: DeliveryReport) -> str:
+    line = f"Sent {report.sent} email(s), {report.failed} failed (retried later)."
+    if report.stopped_early:
+        line += " The mail server could not be reached; the rest waits for the next run."
+    return line
+
+
+@mail_cli.command("deliver")
+@click.option("--watch", "keep_watching", is_flag=True,
+              help="Keep delivering until SIGTERM or Ctrl-C (the mail worker).")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.05),
+              help="Seconds between looks at the outbox with --watch.")
+def mail_deliver(keep_watching: bool, interval: float) -> None:
+    """Send the email that is due, once (for cron; exit 1 if any failed), or keep doing so
+    with --watch."""
+    if keep_watching:
+        click.echo(f"Watching the outbox every {interval:g} s; stop with SIGTERM or Ctrl-C.")
+
+        def report_pass(report: DeliveryReport) -> None:
+            if report.sent or report.failed:
+                click.echo(_delivery_line(report))
+
+        watch(interval=interval, on_pass=report_pass)
+        click.echo("Mail worker stopped.")
+        return
+    report = deliver_due(now=utcnow(), commit=db.session.commit)
+    click.echo(_delivery_line(report))
+    if report.failed:
         raise SystemExit(1)
 
 
@@ -164,3 +193,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(hours_cli)
     app.cli.add_command(stripe_cli)
+    app.cli.add_command(mail_cli)

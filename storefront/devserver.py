@@ -1,8 +1,10 @@
-"""`make run`: the app on 127.0.0.1, with the Stripe emulator unless real keys are set.
+"""`make run`: the app on 127.0.0.1 and the mail worker, with the Stripe emulator unless real
+keys are set.
 
 Without STRIPE_SECRET_KEY, starts the emulator (port STRIPE_EMULATOR_PORT, default 8420,
 state under instance/), registers the webhook endpoint with it (secret: STRIPE_WEBHOOK_SECRET
-or a generated one) and points the app at it. Ctrl-C or SIGTERM stops both processes.
+or a generated one) and points the app at it. The mail worker (`flask mail deliver --watch`)
+sends the email outbox. Ctrl-C or SIGTERM stops every process.
 Development only: not imported by the app.
 """
 
@@ -72,6 +74,9 @@ def main() -> None:
         [sys.executable, "-m", "flask", "run", "--host", "127.0.0.1", "--port", str(port),
          "--no-reload"],
         env=env,
+    ))
+    children.append(subprocess.Popen(
+        [sys.executable, "-m", "flask", "mail", "deliver", "--watch"], env=env,
     ))
     print(f"Storefront on http://127.0.0.1:{port}/", flush=True)
 

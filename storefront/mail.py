@@ -1,7 +1,9 @@
-"""Sending email after the transaction commits: SMTP, or files under instance/outbox/.
+"""Email: rendered into the outbox with the change that causes it, sent later by the worker.
 
-Services queue messages on the database session; they go out only if the transaction
-commits, so a rolled-back request never sends mail about something that did not happen.
+`queue_mail` adds an outbox row to the current transaction, so a rolled-back request leaves
+no mail about something that did not happen, and a committed one cannot lose its mail. The
+mail worker (storefront/outbox.py, `flask mail deliver`) hands rows to `send_mail`: SMTP, or
+without MAIL_SERVER (development) the log and files under instance/outbox/.
 """
 
 from __future__ import annotations
@@ -12,43 +14,58 @@ import smtplib
 import time
 from email.message import EmailMessage
 
-from flask import current_app, has_app_context, render_template
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from flask import current_app, render_template
 
 from storefront.extensions import db
+from storefront.models import OutgoingMail
+from storefront.models.base import utcnow
 
 log = logging.getLogger(__name__)
-_QUEUE_KEY = "outgoing_mail"
 
 
 class MailNotSent(Exception):
-    """The mail server refused or could not be reached."""
+    """The mail server refused the message or could not be reached."""
 
-
-def build_mail(to: str, template: str, **context) -> EmailMessage:
-    """Render templates/mail/<template>.txt; its first line is the subject."""
-    text = render_template(f"mail/{template}.txt", **context)
-    subject, _, body = text.partition("\n")
-    message = EmailMessage()
-    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
-    message["To"] = to
-    message["Subject"] = subject.strip()
-    message.set_content(body.strip() + "\n")
-    return message
+    def __init__(self, reason: str, *, server_unreachable: bool) -> None:
+        super().__init__(reason)
+        self.server_unreachable = server_unreachable
 
 
 def queue_mail(to: str, template: str, **context) -> None:
-    """Send the rendered mail once the current transaction commits."""
-    db.session.info.setdefault(_QUEUE_KEY, []).append(build_mail(to, template, **context))
+    """Render templates/mail/<template>.txt (first line: subject) into the outbox; it is sent
+    after the current transaction commits, and never if it rolls back."""
+    text = render_template(f"mail/{template}.txt", **context)
+    subject, _, body = text.partition("\n")
+    db.session.add(OutgoingMail(to_address=to, subject=subject.strip(),
+                                body=body.strip() + "\n", template=template,
+                                next_attempt_at=utcnow()))
 
 
-def send_now(message: EmailMessage) -> None:
-    """Send at once; MailNotSent if that fails (for jobs that record what was sent)."""
+def build_message(to: str, subject: str, body: str) -> EmailMessage:
+    """The email for one outbox row, from the configured sender."""
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_DEFAULT_SENDER"]
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    return message
+
+
+def send_mail(message: EmailMessage) -> None:
+    """Hand the message to the mail server (or, without MAIL_SERVER, to the log and a file);
+    MailNotSent if that fails."""
     try:
         _deliver(message)
-    except (OSError, smtplib.SMTPException) as error:
-        raise MailNotSent(str(error)) from error
+    except smtplib.SMTPException as error:
+        unreachable = isinstance(error, (smtplib.SMTPConnectError,
+                                         smtplib.SMTPServerDisconnected))
+        raise MailNotSent(_reason(error), server_unreachable=unreachable) from error
+    except OSError as error:  # refused, timed out, name not found: the server is not there
+        raise MailNotSent(_reason(error), server_unreachable=True) from error
+
+
+def _reason(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:500]
 
 
 def _deliver(message: EmailMessage) -> None:
@@ -70,27 +87,3 @@ def _deliver(message: EmailMessage) -> None:
         handle.write(message.as_string())
     log.info("mail to %s written to %s: %s\n%s", message["To"], path, message["Subject"],
              message.get_content())
-
-
-def _send_queued(session: Session) -> None:
-    messages = session.info.pop(_QUEUE_KEY, [])
-    if not messages or not has_app_context():
-        return
-    for message in messages:
-        try:
-            _deliver(message)
-        except (OSError, smtplib.SMTPException):
-            log.exception("could not send mail to %s: %s", message["To"], message["Subject"])
-
-
-def _drop_queued(session: Session, previous_transaction) -> None:
-    if not previous_transaction.nested:  # a savepoint's rollback keeps the outer mail
-        session.info.pop(_QUEUE_KEY, None)
-
-
-def watch_commits() -> None:
-    """Send queued mail when a transaction commits; drop it on rollback."""
-    if event.contains(Session, "after_commit", _send_queued):
-        return
-    event.listen(Session, "after_commit", _send_queued)
-    event.listen(Session, "after_soft_rollback", _drop_queued)

@@ -99,17 +99,19 @@ def stripe_stub():
 
 
 class Mailbox:
-    """A real SMTP server (aiosmtpd) on loopback; keeps what it receives."""
+    """A real SMTP server (aiosmtpd) on loopback; keeps what it receives. Reading it first
+    runs the outbox delivery (`flask mail deliver`), as the mail worker would have by then."""
 
     def __init__(self) -> None:
         from aiosmtpd.controller import Controller
 
         mailbox = self
-        self.messages: list[email.message.EmailMessage] = []
+        self.received: list[email.message.EmailMessage] = []
+        self.deliver = None  # set per test by make_app
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802
-                mailbox.messages.append(email.message_from_bytes(
+                mailbox.received.append(email.message_from_bytes(
                     envelope.original_content or envelope.content, policy=email.policy.default))
                 return "250 OK"
 
@@ -118,6 +120,13 @@ class Mailbox:
             self.port = probe.getsockname()[1]
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
         self.controller.start()
+
+    @property
+    def messages(self) -> list[email.message.EmailMessage]:
+        """Everything received, once the outbox has delivered what is due."""
+        if self.deliver is not None:
+            self.deliver()
+        return self.received
 
     def to(self, address: str) -> list[email.message.EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
@@ -137,8 +146,15 @@ def smtp_server():
 
 @pytest.fixture
 def mailbox(smtp_server):
-    smtp_server.messages.clear()
-    return smtp_server
+    smtp_server.received.clear()
+    smtp_server.deliver = None
+    yield smtp_server
+    smtp_server.deliver = None
+
+
+def deliver_mail(app):
+    """Deliver the outbox once, as `flask mail deliver` run by cron would; the CLI result."""
+    return app.test_cli_runner().invoke(args=["mail", "deliver"])
 
 
 # --- Database -----------------------------------------------------------------------------
@@ -231,6 +247,15 @@ def make_app(database, stripe_emulator, mailbox):
         apps.append(app)
         return app
 
+    couriers = []
+
+    def deliver() -> None:
+        if not couriers:  # an app of the test's own database, mailing to the test server
+            couriers.append(factory())
+        result = deliver_mail(couriers[0])
+        assert result.exit_code == 0, result.output
+
+    mailbox.deliver = deliver
     yield factory
     stripe_emulator.send_webhooks_to(BLACKHOLE_URL)
     for app in apps:

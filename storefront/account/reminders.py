@@ -8,18 +8,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from storefront.extensions import db
-from storefront.mail import MailNotSent, build_mail, send_now
+from storefront.mail import queue_mail
 from storefront.models import ExpiryNotice, Lot
 from storefront.web import absolute_url
 
 log = logging.getLogger(__name__)
 
 
-def notify_expiring(*, now: datetime, days: int) -> tuple[list[Lot], list[Lot]]:
-    """Email the owner of every lot with hours left that expires within `days`, unless this
-    window's email for that lot was already sent. A reminder is recorded only once the mail
-    server took it, so one that failed goes out on the next run.
-    Returns (lots reminded, lots whose mail failed)."""
+def notify_expiring(*, now: datetime, days: int) -> list[Lot]:
+    """Queue an email to the owner of every lot with hours left that expires within `days`,
+    unless this window's reminder for that lot was already queued. The reminder is recorded
+    in the same transaction as its outbox row, so it goes out exactly when it is recorded.
+    Returns the lots reminded."""
     already = select(ExpiryNotice.lot_id).where(ExpiryNotice.window_days == days)
     lots = list(db.session.scalars(
         select(Lot).where(
@@ -29,17 +29,11 @@ def notify_expiring(*, now: datetime, days: int) -> tuple[list[Lot], list[Lot]]:
             Lot.id.not_in(already),
         ).order_by(Lot.expires_at)
     ))
-    sent, failed = [], []
     for lot in lots:
         student = lot.purchase.student
-        try:
-            send_now(build_mail(student.email, "hours_expiring", lot=lot, student=student,
-                                link=absolute_url("account.dashboard")))
-        except MailNotSent:
-            log.warning("expiry reminder for lot %d not sent; will retry next run", lot.id)
-            failed.append(lot)
-            continue
+        queue_mail(student.email, "hours_expiring", lot=lot, student=student,
+                   link=absolute_url("account.dashboard"))
         db.session.add(ExpiryNotice(lot_id=lot.id, window_days=days))
-        sent.append(lot)
+        log.info("expiry reminder for lot %d queued (%d-day window)", lot.id, days)
     db.session.flush()
-    return sent, failed
+    return lots

@@ -3,6 +3,7 @@
 from storefront.models.catalog import PlanType, PricingPlan
 from storefront.models.decline import PaymentDecline
 from storefront.models.ledger import Balance, EntryKind, ExpiryNotice, LedgerEntry, Lot
+from storefront.models.mail import OutgoingMail
 from storefront.models.purchase import Purchase, PurchaseStatus
 from storefront.models.user import PendingRegistration, User
 from storefront.models.webhook import WebhookEvent, WebhookOutcome
@@ -14,6 +15,7 @@ __all__ = [
     "LedgerEntry",
     "Lot",
     "PaymentDecline",
+    "OutgoingMail",
     "PendingRegistration",
     "PlanType",
     "PricingPlan",

@@ -12,6 +12,7 @@ from storefront.extensions import db
 from storefront.formatting import hours_text
 from storefront.models import Purchase, User
 from storefront.models.base import utcnow
+from storefront.outbox import undelivered
 from storefront.payments.declines import current_blocks, recent_declines
 from storefront.purchases.refunds import purchase_by_id, refundable_minor, request_refund
 from storefront.staff.access import staff_required
@@ -181,3 +182,10 @@ def declines():
     """Card testing: sources now refused after too many declines, and recent declines."""
     return render_template("staff/declines.html", blocks=current_blocks(),
                            declines=recent_declines(), now=utcnow())
+
+
+@bp.get("/mail")
+def mail():
+    """Email the outbox has not delivered yet: recipient and subject only (bodies hold
+    claim and reset links)."""
+    return render_template("staff/mail.html", waiting=undelivered(), now=utcnow())
