@@ -289,3 +289,16 @@ def test_pay_page_after_a_payment_whose_webhook_is_late_settles_it(app, client, 
                                   "/checkout/0"])
 def test_huge_or_zero_ids_are_404_not_500(client, path):
     assert client.get(path).status_code == 404
+
+
+def test_complete_page_credits_a_purchase_with_a_huge_validity(app, client, seeded):
+    start_as_guest(client, seeded["Basic Package"])
+    intent_id, secret = _client_secret(client, app)
+    with app.app_context():
+        db.session.scalars(db.select(Purchase)).one().validity_days = 3_000_000
+        db.session.commit()
+    assert _confirm(client, secret, "4242 4242 4242 4242").status_code == 200
+    page = client.get(f"/checkout/complete?payment_intent={intent_id}"
+                      f"&payment_intent_client_secret={secret}&redirect_status=succeeded")
+    assert page.status_code == 200 and "Payment received" in page.get_data(as_text=True)
+    assert credited_minutes(app, "ana@example.com") == 300
