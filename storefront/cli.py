@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask import Flask
@@ -38,6 +38,21 @@ def _duration(value: str) -> timedelta:
     return timedelta(**{units[value[-1]]: int(value[:-1])})
 
 
+def _since(value: str, now: datetime) -> datetime:
+    """A duration back from `now` ('72h') or a moment ('2026-01-31T12:00:00Z', UTC if no
+    zone is given) -> the moment, which must not be in the future."""
+    if value[:1].isdigit() and "-" in value:
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter("use a moment like 2026-01-31T12:00:00Z") from None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if moment > now:
+            raise click.BadParameter("the moment must be in the past")
+        return moment
+    return now - _duration(value)
+
+
 @hours_cli.command("expire")
 @click.option("--grace-hours", default=24, show_default=True, type=click.IntRange(min=0))
 @click.option("--dry-run", is_flag=True, help="List what would expire; change nothing.")
@@ -62,12 +77,13 @@ def hours_notify_expiring(days: int) -> None:
 
 
 @stripe_cli.command("reconcile")
-@click.option("--since", default="72h", show_default=True, help="How far back: 72h, 3d, 90m.")
+@click.option("--since", default="72h", show_default=True,
+              help="How far back: 72h, 3d, 90m, or a moment: 2026-01-31T12:00:00Z.")
 def stripe_reconcile(since: str) -> None:
-    """Fulfil paid PaymentIntents we missed, apply refunds, report mismatches (exit 1;
-    exit 2 when Stripe cannot be reached)."""
+    """Fulfil paid PaymentIntents we missed, apply refunds, report mismatches and payments
+    that could not be settled (exit 1; exit 2 when Stripe cannot be reached)."""
     try:
-        report = reconcile(utcnow() - _duration(since), checkpoint=db.session.commit)
+        report = reconcile(_since(since, utcnow()), checkpoint=db.session.commit)
     except PaymentError as error:
         db.session.rollback()
         click.echo(f"Stripe could not be read ({error.error_type}): {error.message}", err=True)
@@ -77,9 +93,12 @@ def stripe_reconcile(since: str) -> None:
         click.echo(line)
     for line in report.mismatches:
         click.echo(f"MISMATCH {line}", err=True)
+    for line in report.failures:
+        click.echo(f"FAILED {line}", err=True)
     click.echo(f"Checked {report.checked} payment(s): {len(report.fulfilled)} fulfilled, "
-               f"{len(report.refunds)} refund(s) applied, {len(report.mismatches)} mismatch(es).")
-    if report.mismatches:
+               f"{len(report.refunds)} refund(s) applied, {len(report.mismatches)} mismatch(es), "
+               f"{len(report.failures)} failure(s).")
+    if report.mismatches or report.failures:
         raise SystemExit(1)
 
 

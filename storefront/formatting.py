@@ -7,6 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_currency
 
+from storefront.rounding import divide_half_up
+
 _CENT = Decimal("0.01")
 
 
@@ -22,8 +24,7 @@ def amount_text(minor: int) -> str:
 
 def price_per_hour_minor(price_minor: int, minutes: int) -> int:
     """Price of one hour in minor units, rounded half-up to the cent (exact integers)."""
-    numerator, denominator = price_minor * 60, minutes
-    return (2 * numerator + denominator) // (2 * denominator)
+    return divide_half_up(price_minor * 60, minutes)
 
 
 def money_display(minor: int, currency: str, locale: str) -> str:

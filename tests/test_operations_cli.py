@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 from storefront import ledger
 from storefront.extensions import db
-from storefront.models import Balance, Purchase
+from storefront.models import Balance, Lot, Purchase
 from storefront.models.base import utcnow
 from storefront.outbox import deliver_due
-from tests.support import pay, start_purchase
+from tests.support import pay, start_purchase, wait_for
 
 
 def minutes(app, student) -> int:
@@ -107,17 +108,64 @@ def test_reconcile_finds_a_recent_refund_of_an_older_payment(app, runner, buy,
     purchase_id = buy("Basic Package")
     with app.app_context():
         intent_id = db.session.get(Purchase, purchase_id).payment_intent_id
-    # The payment is older than the window: only its refund is recent.
-    import time
-
-    time.sleep(3.1)
-    stripe_emulator.client().v1.refunds.create(
+    paid_at = stripe_emulator.client().v1.payment_intents.retrieve(intent_id).created
+    # Stripe's clock counts whole seconds: the refund is made in a later second than the
+    # payment, and the window starts at the refund's second, so the payment is older.
+    wait_for(lambda: time.time() >= paid_at + 1, timeout=5, interval=0.02)
+    refund = stripe_emulator.client().v1.refunds.create(
         params={"payment_intent": intent_id, "amount": 3750})
-    result = runner.invoke(args=["stripe", "reconcile", "--since", "2s"])
+    since = datetime.fromtimestamp(refund.created, UTC).isoformat().replace("+00:00", "Z")
+    result = runner.invoke(args=["stripe", "reconcile", "--since", since])
     assert result.exit_code == 0, result.output
     assert "Checked 0 payment(s)" in result.output
     assert "refund of 3750 applied" in result.output
     assert minutes(app, student_id()) == 150
+
+
+def test_reconcile_since_a_moment_is_checked(runner, app):
+    future = runner.invoke(args=["stripe", "reconcile", "--since", "2999-01-01T00:00:00Z"])
+    assert future.exit_code == 2 and "in the past" in future.output
+
+
+def test_a_huge_validity_does_not_stop_reconcile(app, runner, client, seeded, stripe_emulator,
+                                                 student_id):
+    huge = start_purchase(client, seeded["Basic Package"], email="sam@example.com")
+    with app.app_context():
+        db.session.get(Purchase, huge["transaction_id"]).validity_days = 3_000_000
+        db.session.commit()
+    normal = start_purchase(client, seeded["Standard Package"], email="sam@example.com")
+    for started in (huge, normal):
+        pay(stripe_emulator, started["payment_intent_id"])  # webhooks lost
+    result = runner.invoke(args=["stripe", "reconcile", "--since", "1h"])
+    assert result.exit_code == 0, result.output
+    assert "2 fulfilled" in result.output
+    assert minutes(app, student_id()) == 900
+
+
+def test_reconcile_reports_a_purchase_it_cannot_settle_and_goes_on(app, runner, client, seeded,
+                                                                   stripe_emulator):
+    normal = start_purchase(client, seeded["Standard Package"], email="sam@example.com")
+    bad = start_purchase(client, seeded["Basic Package"], email="ann@example.com")
+    with app.app_context():
+        # Damaged data: a lot already names this unpaid purchase, so crediting it fails.
+        purchase = db.session.get(Purchase, bad["transaction_id"])
+        db.session.add(Lot(student_id=purchase.student_id, purchase_id=purchase.id,
+                           minutes_granted=300, minutes_remaining=0))
+        db.session.commit()
+    for started in (normal, bad):
+        pay(stripe_emulator, started["payment_intent_id"])  # webhooks lost
+    result = runner.invoke(args=["stripe", "reconcile", "--since", "1h"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"FAILED purchase {bad['transaction_id']}" in result.output
+    assert f"purchase {normal['transaction_id']} ({normal['payment_intent_id']}): " \
+        "hours credited" in result.output
+    assert "1 fulfilled" in result.output and "1 failure(s)" in result.output
+    with app.app_context():
+        assert db.session.get(Purchase, normal["transaction_id"]).status == "completed"
+        assert db.session.get(Purchase, bad["transaction_id"]).status == "pending"
+        sam = db.session.get(Purchase, normal["transaction_id"]).student_id
+        assert db.session.get(Balance, sam).available_minutes == 600
 
 
 def test_reconcile_without_stripe_exits_2(make_app, stripe_stub):

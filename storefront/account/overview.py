@@ -15,6 +15,7 @@ from sqlalchemy import select
 from storefront.extensions import db
 from storefront.models import EntryKind, LedgerEntry, Lot, Purchase, User
 from storefront.models.purchase import PAID_STATUSES
+from storefront.rounding import divide_half_up
 
 EXPIRY_WARNING = timedelta(days=7)
 _CONSUMPTION_KINDS = (EntryKind.CONSUMPTION.value, EntryKind.CONSUMPTION_REVERSAL.value)
@@ -80,7 +81,7 @@ def _days_until(expires_at: datetime | None, now: datetime) -> int | None:
 
 def _value(remaining: int, granted: int, price_minor: int) -> int:
     """The paid value of the remaining minutes, rounded half-up to the cent."""
-    return (2 * remaining * price_minor + granted) // (2 * granted)
+    return divide_half_up(remaining * price_minor, granted)
 
 
 def student_overview(student: User, now: datetime) -> Overview:

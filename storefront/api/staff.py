@@ -14,6 +14,7 @@ from storefront.extensions import db
 from storefront.formatting import hours_text, iso_utc
 from storefront.models import LedgerEntry, User
 from storefront.models.base import utcnow
+from storefront.purchases import refunds
 from storefront.purchases.refunds import purchase_by_id
 from storefront.staff.access import staff_required
 from storefront.staff.queries import lots_past_expiry
@@ -114,9 +115,9 @@ def extend_package(purchase_id: int):
         days = _int(body.get("extension_days"), "extension_days", minimum=1)
         reason = body.get("reason")
         purchase = purchase_by_id(purchase_id)
-        entry = ledger.extend_expiry(purchase=purchase, days=days,
-                                     reason=reason if isinstance(reason, str) else "",
-                                     now=utcnow(), request_key=body.get("request_id"))
+        entry = refunds.extend_package(purchase=purchase, days=days,
+                                       reason=reason if isinstance(reason, str) else "",
+                                       now=utcnow(), request_key=body.get("request_id"))
         db.session.commit()
     except StorefrontError as error:
         return _error(error)

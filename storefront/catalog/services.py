@@ -12,9 +12,10 @@ from storefront.errors import ValidationError
 from storefront.extensions import cache, db
 from storefront.formatting import amount_text, hours_text, price_per_hour_minor
 from storefront.models import PlanType, PricingPlan
-from storefront.models.catalog import MAX_PRICE_MINOR, MIN_PRICE_MINOR
+from storefront.models.catalog import MAX_PRICE_MINOR, MAX_VALIDITY_DAYS, MIN_PRICE_MINOR
 
 ACTIVE_PLANS_CACHE_KEY = "catalog:active-plans"
+VALIDITY_RULE = f"A package is valid from 1 to {MAX_VALIDITY_DAYS} days."
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,9 @@ def save_plan(plan: PricingPlan | None, changes: PlanChanges) -> PricingPlan:
         errors["price"] = ["The price must be from 0.50 to 10000.00."]
     if changes.plan_type == PlanType.PACKAGE.value and not (changes.validity_days or 0) >= 1:
         errors["validity_days"] = ["A package needs a validity of at least 1 day."]
+    elif changes.plan_type == PlanType.PACKAGE.value and \
+            changes.validity_days > MAX_VALIDITY_DAYS:
+        errors["validity_days"] = [VALIDITY_RULE]
     if changes.plan_type == PlanType.SUBSCRIPTION.value and changes.validity_days:
         errors["validity_days"] = ["A subscription has no validity in days."]
     if errors:

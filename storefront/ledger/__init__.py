@@ -5,18 +5,18 @@ from storefront.ledger.consumption import (
     SessionRefConflict,
     cancel_consumption,
     consume_minutes,
-    expire_lots,
     session_owners,
     usable_lots,
 )
-from storefront.ledger.entries import credit_purchase, lock_balance, open_balance
+from storefront.ledger.entries import credit_purchase, lock_balance, lot_expiry, open_balance
 from storefront.ledger.errors import InsufficientBalance
+from storefront.ledger.expiry import Expiry, expire_lots
 from storefront.ledger.lots import (
     LotUnavailable,
-    apply_refunded_total,
     close_dispute,
     extend_expiry,
     hold_for_dispute,
+    reverse_refunded_share,
 )
 from storefront.ledger.statement import student_statement
 from storefront.ledger.verify import verify_ledger
@@ -26,16 +26,18 @@ __all__ = [
     "InsufficientBalance",
     "SessionRefConflict",
     "LotUnavailable",
-    "apply_refunded_total",
     "cancel_consumption",
     "close_dispute",
     "extend_expiry",
     "hold_for_dispute",
     "consume_minutes",
     "credit_purchase",
+    "Expiry",
     "expire_lots",
     "lock_balance",
+    "lot_expiry",
     "open_balance",
+    "reverse_refunded_share",
     "session_owners",
     "student_statement",
     "usable_lots",

@@ -1,12 +1,12 @@
-"""Drawing minutes for tutoring sessions and expiring lots past their date."""
+"""Drawing minutes for tutoring sessions, and cancelling them."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from storefront.errors import NotFound, StorefrontError
 from storefront.extensions import db
@@ -43,20 +43,31 @@ class SessionRefConflict(StorefrontError):
     status = 409
 
 
-def _session_entries(student_id: int, session_ref: str, kind: EntryKind) -> list[LedgerEntry]:
+def _session_entries(student_id: int, session_ref: str, *kinds: EntryKind) -> list[LedgerEntry]:
+    """The student's entries for this exact session reference, of the given kinds."""
     return list(db.session.scalars(
         select(LedgerEntry).where(
             LedgerEntry.student_id == student_id,
-            LedgerEntry.kind == kind.value,
-            LedgerEntry.reference == session_ref,
+            LedgerEntry.session_ref == session_ref,
+            LedgerEntry.kind.in_([kind.value for kind in kinds]),
         ).order_by(LedgerEntry.id)
     ))
+
+
+_CANCELLATION_KINDS = (EntryKind.CONSUMPTION_REVERSAL, EntryKind.REFUND_REVERSAL,
+                       EntryKind.DISPUTE_HOLD, EntryKind.CANCELLATION_UNRETURNED)
 
 
 def session_owners(session_ref: str) -> set[int]:
     """The students who have a session recorded under this reference."""
     return set(db.session.scalars(select(LedgerEntry.student_id).where(
-        LedgerEntry.kind == EntryKind.CONSUMPTION.value, LedgerEntry.reference == session_ref)))
+        LedgerEntry.kind == EntryKind.CONSUMPTION.value, LedgerEntry.session_ref == session_ref)))
+
+
+def lost_in_dispute(lot: Lot) -> bool:
+    """Whether a dispute over the lot's payment was lost (the ledger's own record of it)."""
+    return db.session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.lot_id == lot.id, LedgerEntry.kind == EntryKind.DISPUTE_LOSS.value)) > 0
 
 
 def consume_minutes(
@@ -73,7 +84,7 @@ def consume_minutes(
     balance = lock_balance(student_id)
     existing = _session_entries(student_id, session_ref, EntryKind.CONSUMPTION)
     if existing:
-        if _session_entries(student_id, session_ref, EntryKind.CONSUMPTION_REVERSAL):
+        if _session_entries(student_id, session_ref, *_CANCELLATION_KINDS):
             raise SessionRefConflict(
                 f"Session {session_ref!r} was cancelled; record it under a new reference.")
         if -sum(e.minutes for e in existing) != minutes:
@@ -95,7 +106,7 @@ def consume_minutes(
         left -= take
         entry = LedgerEntry(
             student_id=student_id, lot_id=lot.id, kind=EntryKind.CONSUMPTION.value,
-            minutes=-take, reference=session_ref,
+            minutes=-take, reference=session_ref, session_ref=session_ref,
             idempotency_key=f"consumption:{student_id}:{session_ref}:lot:{lot.id}",
         )
         db.session.add(entry)
@@ -109,73 +120,41 @@ def consume_minutes(
 def cancel_consumption(*, student_id: int, session_ref: str,
                        now: datetime) -> list[LedgerEntry]:
     """Return a session's minutes to the lots they came from, as far as each lot may have
-    them back: nothing to an expired lot or one lost in a dispute; a refund's unpaid share
-    is taken first; during an open dispute they go on hold. A repeated cancellation returns
-    the entries written the first time."""
+    them back: nothing to an expired lot or one lost in a dispute (a record says so); a
+    refund's unpaid share is taken first; during an open dispute they go on hold. A repeated
+    cancellation returns the entries written the first time."""
     balance = lock_balance(student_id)
     consumed = _session_entries(student_id, session_ref, EntryKind.CONSUMPTION)
     if not consumed:
         raise NotFound(f"No session {session_ref!r} was recorded for this student.")
-    done = list(db.session.scalars(
-        select(LedgerEntry).where(
-            LedgerEntry.student_id == student_id,
-            LedgerEntry.idempotency_key.like(f"%:cancel:{student_id}:{session_ref}:%"),
-        ).order_by(LedgerEntry.id)))
+    done = _session_entries(student_id, session_ref, *_CANCELLATION_KINDS)
     if done:
         return done
     written = []
     for entry in consumed:
         lot = db.session.get(Lot, entry.lot_id, populate_existing=True)
+        key = f"cancel:{student_id}:{session_ref}:lot:{lot.id}"
         if lot.expires_at is not None and lot.expires_at <= now:
-            continue  # not revived: the lot has expired
-        if lot.purchase.dispute_status == "lost":
-            continue  # voided with the lost dispute
-        written += return_minutes(lot, balance, -entry.minutes,
-                                  f"cancel:{student_id}:{session_ref}:lot:{lot.id}",
-                                  session_ref)
+            written.append(_unreturned(lot, entry, key, now, "the package had expired"))
+        elif lost_in_dispute(lot):
+            written.append(_unreturned(lot, entry, key, now, "the payment's dispute was lost"))
+        else:
+            written += return_minutes(lot, balance, -entry.minutes, key, session_ref)
     db.session.flush()
     log.info("session %s of student %d cancelled: %d minutes usable again", session_ref,
              student_id, sum(e.minutes for e in written))
     return written
 
 
-@dataclass(frozen=True)
-class Expiry:
-    lot_id: int
-    student_id: int
-    minutes: int
-
-
-def expire_lots(*, now: datetime, grace: timedelta = timedelta(0),
-                dry_run: bool = False) -> list[Expiry]:
-    """Expire the remaining minutes of every lot past expiry + grace, one entry per lot.
-
-    Running it again finds nothing left to expire.
-    """
-    due = list(db.session.scalars(
-        select(Lot).where(
-            Lot.minutes_remaining > 0,
-            Lot.expires_at.is_not(None),
-            Lot.expires_at <= now - grace,
-        ).order_by(Lot.student_id, Lot.id)
-    ))
-    expired = []
-    for lot in due:
-        if dry_run:
-            expired.append(Expiry(lot.id, lot.student_id, lot.minutes_remaining))
-            continue
-        balance = lock_balance(lot.student_id)
-        db.session.refresh(lot)  # re-read under the lock
-        if lot.minutes_remaining == 0:
-            continue
-        minutes = lot.minutes_remaining
-        db.session.add(LedgerEntry(
-            student_id=lot.student_id, lot_id=lot.id, kind=EntryKind.EXPIRY.value,
-            minutes=-minutes, reference=f"lot:{lot.id}",
-            idempotency_key=f"expiry:lot:{lot.id}",
-        ))
-        lot.minutes_remaining = 0
-        balance.available_minutes -= minutes
-        expired.append(Expiry(lot.id, lot.student_id, minutes))
-    db.session.flush()
-    return expired
+def _unreturned(lot: Lot, consumption: LedgerEntry, key: str, now: datetime,
+                why: str) -> LedgerEntry:
+    """Record that a cancelled session's minutes stay used on this lot, and why. Dated
+    `now`, the moment the cancellation was judged, so that verify can check the reason."""
+    entry = LedgerEntry(
+        student_id=lot.student_id, lot_id=lot.id,
+        kind=EntryKind.CANCELLATION_UNRETURNED.value, minutes=0,
+        reference=consumption.session_ref, session_ref=consumption.session_ref,
+        idempotency_key=f"cancellation_unreturned:{key}", created_at=now,
+        note=f"{-consumption.minutes} minutes not returned: {why}")
+    db.session.add(entry)
+    return entry

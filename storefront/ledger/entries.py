@@ -4,7 +4,7 @@ balance caches move with it in the same transaction, under the balance row's loc
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -12,6 +12,9 @@ from storefront.extensions import db
 from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase, User
 
 log = logging.getLogger(__name__)
+# No lot expires later than this: far beyond any plan's validity, and far enough from the
+# calendar's end that adding an extension to it cannot overflow.
+LATEST_EXPIRY = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def open_balance(student: User) -> Balance:
@@ -43,6 +46,19 @@ def _existing(idempotency_key: str) -> LedgerEntry | None:
     ).scalar_one_or_none()
 
 
+def lot_expiry(paid_at: datetime, validity_days: int | None) -> datetime | None:
+    """When hours paid at `paid_at` expire: never without a validity, and never later than
+    LATEST_EXPIRY, whatever the purchase's snapshot of the plan says (it never raises)."""
+    if not validity_days:
+        return None
+    if validity_days < 0:
+        return paid_at
+    try:
+        return min(paid_at + timedelta(days=validity_days), LATEST_EXPIRY)
+    except OverflowError:
+        return LATEST_EXPIRY
+
+
 def credit_purchase(purchase: Purchase, paid_at: datetime) -> Lot:
     """Grant the purchase's minutes as a lot; a second call for the same payment returns it."""
     key = f"purchase_credit:{purchase.payment_intent_id}"
@@ -51,9 +67,7 @@ def credit_purchase(purchase: Purchase, paid_at: datetime) -> Lot:
     if existing is not None and existing.lot is not None:
         return existing.lot
 
-    expires_at = (
-        paid_at + timedelta(days=purchase.validity_days) if purchase.validity_days else None
-    )
+    expires_at = lot_expiry(paid_at, purchase.validity_days)
     lot = Lot(
         student_id=purchase.student_id,
         purchase_id=purchase.id,

@@ -10,8 +10,9 @@ from sqlalchemy import delete, func, select
 
 from storefront.errors import StorefrontError, ValidationError
 from storefront.extensions import db
-from storefront.ledger.entries import lock_balance
-from storefront.models import EntryKind, ExpiryNotice, LedgerEntry, Lot, Purchase, PurchaseStatus
+from storefront.ledger.entries import LATEST_EXPIRY, lock_balance
+from storefront.models import EntryKind, ExpiryNotice, LedgerEntry, Lot, Purchase
+from storefront.rounding import divide_half_up
 
 log = logging.getLogger(__name__)
 MAX_EXTENSION_DAYS = 365
@@ -25,7 +26,7 @@ class LotUnavailable(StorefrontError):
 def refund_target_minutes(granted: int, refunded_minor: int, price_minor: int) -> int:
     """The minutes a refund of `refunded_minor` takes back: the same share of the grant,
     rounded half-up."""
-    return (2 * granted * refunded_minor + price_minor) // (2 * price_minor)
+    return divide_half_up(granted * refunded_minor, price_minor)
 
 
 def _sum(lot: Lot, kind: EntryKind) -> int:
@@ -50,7 +51,7 @@ def return_minutes(lot: Lot, balance, minutes: int, key: str,
     open, a hold on what is left."""
     purchase = lot.purchase
     entries = [_entry(lot, EntryKind.CONSUMPTION_REVERSAL, minutes, reference,
-                      f"consumption_reversal:{key}")]
+                      f"consumption_reversal:{key}", session_ref=reference)]
     lot.minutes_remaining += minutes
     balance.available_minutes += minutes
     owed = refund_target_minutes(lot.minutes_granted, purchase.refunded_minor,
@@ -59,14 +60,15 @@ def return_minutes(lot: Lot, balance, minutes: int, key: str,
         take = min(owed, minutes)
         entries.append(_entry(lot, EntryKind.REFUND_REVERSAL, -take, purchase.payment_intent_id,
                               f"refund_reversal:{purchase.id}:{key}",
-                              note="refunded share of a cancelled session"))
+                              note="refunded share of a cancelled session",
+                              session_ref=reference))
         lot.minutes_remaining -= take
         balance.available_minutes -= take
         minutes -= take
     dispute_id = _open_dispute(lot)
     if dispute_id is not None and minutes > 0:
         entries.append(_entry(lot, EntryKind.DISPUTE_HOLD, -minutes, dispute_id,
-                              f"dispute_hold:{dispute_id}:{key}"))
+                              f"dispute_hold:{dispute_id}:{key}", session_ref=reference))
         lot.minutes_remaining -= minutes
         lot.minutes_on_hold += minutes
         balance.available_minutes -= minutes
@@ -85,9 +87,10 @@ def lot_of(purchase: Purchase) -> Lot:
 
 
 def _entry(lot: Lot, kind: EntryKind, minutes: int, reference: str, key: str,
-           note: str | None = None) -> LedgerEntry:
+           note: str | None = None, session_ref: str | None = None) -> LedgerEntry:
     entry = LedgerEntry(student_id=lot.student_id, lot_id=lot.id, kind=kind.value,
-                        minutes=minutes, reference=reference, idempotency_key=key, note=note)
+                        minutes=minutes, reference=reference, idempotency_key=key, note=note,
+                        session_ref=session_ref)
     db.session.add(entry)
     return entry
 
@@ -99,7 +102,8 @@ def _existing(key: str) -> LedgerEntry | None:
 
 def extend_expiry(*, purchase: Purchase, days: int, reason: str, now: datetime,
                   request_key: str | None = None) -> LedgerEntry:
-    """Move the lot's expiry later by `days`, recorded as an entry of its own.
+    """Move the lot's expiry later by `days`, recorded as an entry of its own (the entry's
+    lot holds the new date; the purchase's copy is the caller's to update).
 
     A lot whose minutes were already expired stays expired (use an adjustment instead).
     """
@@ -119,8 +123,7 @@ def extend_expiry(*, purchase: Purchase, days: int, reason: str, now: datetime,
         LedgerEntry.lot_id == lot.id, LedgerEntry.kind == EntryKind.EXPIRY.value))
     if expired:
         raise LotUnavailable("This package has already expired; its hours are gone.")
-    lot.expires_at = max(lot.expires_at, now) + timedelta(days=days)
-    purchase.expires_at = lot.expires_at
+    lot.expires_at = min(max(lot.expires_at, now) + timedelta(days=days), LATEST_EXPIRY)
     # The new date deserves its own "expires soon" reminders.
     db.session.execute(delete(ExpiryNotice).where(ExpiryNotice.lot_id == lot.id))
     entry = _entry(lot, EntryKind.EXPIRY_EXTENSION, 0, f"lot:{lot.id}", key,
@@ -129,18 +132,12 @@ def extend_expiry(*, purchase: Purchase, days: int, reason: str, now: datetime,
     return entry
 
 
-def apply_refunded_total(purchase: Purchase, refunded_minor: int) -> LedgerEntry | None:
-    """Record that Stripe has refunded `refunded_minor` of this purchase in all, and reverse
-    the same share of the granted minutes, never more than remain. Stale totals change nothing.
-    """
-    refunded_minor = min(refunded_minor, purchase.price_minor)
-    if not purchase.is_paid or refunded_minor <= purchase.refunded_minor:
-        return None
+def reverse_refunded_share(purchase: Purchase, refunded_minor: int) -> LedgerEntry | None:
+    """Reverse the share of the granted minutes that a refund of `refunded_minor` in all
+    takes back, never more than remain (held minutes come out of the hold). What earlier
+    totals reversed counts, so the same or a smaller total changes nothing."""
     balance = lock_balance(purchase.student_id)
     lot = lot_of(purchase)
-    purchase.refunded_minor = refunded_minor
-    purchase.status = (PurchaseStatus.REFUNDED if refunded_minor == purchase.price_minor
-                       else PurchaseStatus.PARTIALLY_REFUNDED).value
     target = refund_target_minutes(lot.minutes_granted, refunded_minor, purchase.price_minor)
     owed = target + _sum(lot, EntryKind.REFUND_REVERSAL)
     take = min(owed, lot.minutes_remaining)

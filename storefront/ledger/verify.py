@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy import func, select
 
 from storefront.extensions import db
@@ -83,4 +85,63 @@ def verify_ledger() -> list[str]:
     for purchase in uncredited:
         problems.append(f"purchase {purchase.id}: paid but its hours were never credited")
 
+    problems += _session_problems()
     return problems
+
+
+def _session_problems() -> list[str]:
+    """A cancelled session's minutes go back exactly to the lots it drew from, or stay used
+    only where the lot had expired or its dispute was lost; nothing returns to a session
+    that never drew from the lot."""
+    problems: list[str] = []
+    drawn: dict[tuple, int] = defaultdict(int)
+    returned: dict[tuple, int] = defaultdict(int)
+    unreturned: dict[tuple, LedgerEntry] = {}
+    cancelled, lots = set(), defaultdict(set)
+    for entry in db.session.scalars(
+            select(LedgerEntry).where(LedgerEntry.session_ref.is_not(None))
+            .order_by(LedgerEntry.id)):
+        session = (entry.student_id, entry.session_ref)
+        lots[session].add(entry.lot_id)
+        if entry.kind == EntryKind.CONSUMPTION.value:
+            drawn[session, entry.lot_id] -= entry.minutes
+            continue
+        cancelled.add(session)
+        if entry.kind == EntryKind.CONSUMPTION_REVERSAL.value:
+            returned[session, entry.lot_id] += entry.minutes
+        elif entry.kind == EntryKind.CANCELLATION_UNRETURNED.value:
+            unreturned[session, entry.lot_id] = entry
+    for session in sorted(cancelled, key=lambda s: (s[0], s[1])):
+        student_id, ref = session
+        name = f"session {ref!r} of student {student_id}"
+        for lot_id in sorted(lots[session]):
+            gave, back = drawn.get((session, lot_id), 0), returned.get((session, lot_id), 0)
+            record = unreturned.get((session, lot_id))
+            if back > gave:
+                problems.append(f"{name}: {back} minutes returned to lot {lot_id}, "
+                                f"which gave it {gave}")
+            elif record is not None and not _may_keep(lot_id, record):
+                problems.append(f"{name}: cancelled, but {gave - back} minutes on lot "
+                                f"{lot_id} were not returned though the lot had neither "
+                                "expired nor been lost in a dispute")
+            elif record is None and back < gave:
+                problems.append(f"{name}: cancelled, but only {back} of the {gave} minutes "
+                                f"drawn from lot {lot_id} were returned")
+    return problems
+
+
+def _may_keep(lot_id: int, record: LedgerEntry) -> bool:
+    """Whether a cancelled session's minutes could rightly stay used on this lot: it had
+    expired when the cancellation was judged (or has been extended since), or its payment's
+    dispute was lost."""
+    kinds = set(db.session.scalars(select(LedgerEntry.kind).where(
+        LedgerEntry.lot_id == lot_id, LedgerEntry.id < record.id)))
+    if EntryKind.DISPUTE_LOSS.value in kinds:
+        return True
+    lot = db.session.get(Lot, lot_id)
+    if lot.expires_at is None:
+        return False
+    return lot.expires_at <= record.created_at or db.session.scalar(
+        select(func.count()).select_from(LedgerEntry).where(
+            LedgerEntry.lot_id == lot_id,
+            LedgerEntry.kind == EntryKind.EXPIRY_EXTENSION.value)) > 0

@@ -13,6 +13,9 @@ from storefront.models.base import UTCDateTime, utcnow
 
 MIN_PRICE_MINOR = 50
 MAX_PRICE_MINOR = 1_000_000
+# A package is valid for at most ten years: a longer validity is a typing mistake, and a date
+# that far out is where date arithmetic starts to overflow.
+MAX_VALIDITY_DAYS = 3650
 
 
 class PlanType(enum.StrEnum):
@@ -36,7 +39,8 @@ class PricingPlan(db.Model):
             name="price_range",
         ),
         CheckConstraint(
-            "(plan_type = 'package' AND validity_days IS NOT NULL AND validity_days >= 1)"
+            "(plan_type = 'package' AND validity_days IS NOT NULL AND validity_days >= 1"
+            f" AND validity_days <= {MAX_VALIDITY_DAYS})"
             " OR (plan_type = 'subscription' AND validity_days IS NULL)",
             name="validity_by_type",
         ),

@@ -9,7 +9,15 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storefront.extensions import db
@@ -26,13 +34,21 @@ class EntryKind(enum.StrEnum):
     ADJUSTMENT = "adjustment"
     DISPUTE_HOLD = "dispute_hold"
     DISPUTE_RELEASE = "dispute_release"
-    # Records without minutes: a new expiry date, a lost dispute's held minutes voided.
+    # Records without minutes: a new expiry date, a lost dispute's held minutes voided, a
+    # cancelled session's minutes that stay used (their lot had expired or was lost).
     EXPIRY_EXTENSION = "expiry_extension"
     DISPUTE_LOSS = "dispute_loss"
+    CANCELLATION_UNRETURNED = "cancellation_unreturned"
 
 
 _KINDS = ", ".join(f"'{k.value}'" for k in EntryKind)
-RECORD_KINDS = (EntryKind.EXPIRY_EXTENSION.value, EntryKind.DISPUTE_LOSS.value)
+RECORD_KINDS = (EntryKind.EXPIRY_EXTENSION.value, EntryKind.DISPUTE_LOSS.value,
+                EntryKind.CANCELLATION_UNRETURNED.value)
+# Entries written for a tutoring session carry its reference in `session_ref`: its
+# consumption, and what its cancellation wrote (reversal, refunded share, hold, unreturned).
+SESSION_KINDS = (EntryKind.CONSUMPTION.value, EntryKind.CONSUMPTION_REVERSAL.value,
+                 EntryKind.REFUND_REVERSAL.value, EntryKind.DISPUTE_HOLD.value,
+                 EntryKind.CANCELLATION_UNRETURNED.value)
 
 
 class Lot(db.Model):
@@ -75,6 +91,7 @@ class LedgerEntry(db.Model):
             name="minutes_nonzero",
         ),
         CheckConstraint("kind <> 'purchase_credit' OR minutes > 0", name="credit_positive"),
+        Index("ix_ledger_entries_student_session", "student_id", "session_ref"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -83,6 +100,8 @@ class LedgerEntry(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     minutes: Mapped[int] = mapped_column(Integer)
     reference: Mapped[str] = mapped_column(String(255), index=True)
+    # The tutoring session this entry belongs to (see SESSION_KINDS), matched exactly.
+    session_ref: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

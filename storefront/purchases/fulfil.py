@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -89,11 +89,10 @@ def sync_purchase(
             return FulfilOutcome.MISMATCH, purchase
         paid_at = min(paid_at or utcnow(), utcnow())
         purchase.paid_at = paid_at
-        if purchase.validity_days:
-            purchase.expires_at = paid_at + timedelta(days=purchase.validity_days)
         purchase.status = target.value
         purchase.failure_message = None
-        ledger.credit_purchase(purchase, paid_at)
+        lot = ledger.credit_purchase(purchase, paid_at)
+        purchase.expires_at = lot.expires_at  # the ledger dates the hours
         purchase_credited(purchase)
         return FulfilOutcome.CREDITED, purchase
 

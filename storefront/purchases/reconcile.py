@@ -9,11 +9,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from storefront import ledger
 from storefront.extensions import db
 from storefront.models import Purchase
 from storefront.payments import gateway
+from storefront.payments.errors import PaymentError
 from storefront.purchases.fulfil import FulfilOutcome, PurchaseNotVisibleYet, sync_purchase
+from storefront.purchases.refunds import record_refunded_total
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +26,31 @@ class ReconcileReport:
     updated: list[str] = field(default_factory=list)
     refunds: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # payments we could not settle
+
+
+def _isolated(report: ReconcileReport, what: str, work: Callable[[], None]) -> None:
+    """Do one payment's work in a savepoint: if it fails, only its changes are undone, the
+    failure is reported and the run goes on. Stripe being unreachable still stops the run."""
+    lines = [report.fulfilled, report.updated, report.refunds, report.mismatches]
+    counts = [len(found) for found in lines]
+    try:
+        with db.session.begin_nested():
+            work()
+            db.session.flush()
+    except PaymentError:
+        raise
+    except Exception as error:  # noqa: BLE001  (one bad purchase must not stop the rest)
+        log.exception("reconcile: %s could not be settled", what)
+        for found, count in zip(lines, counts, strict=True):
+            del found[count:]  # what it reported was undone
+        report.failures.append(f"{what}: {type(error).__name__} (see the log)")
 
 
 def _apply_refunds(purchase: Purchase, report: ReconcileReport) -> None:
     charge = gateway.charge_of_payment_intent(purchase.payment_intent_id)
     if charge is not None and charge.amount_refunded > purchase.refunded_minor:
-        ledger.apply_refunded_total(purchase, charge.amount_refunded)
+        record_refunded_total(purchase, charge.amount_refunded)
         report.refunds.append(
             f"purchase {purchase.id}: refund of {charge.amount_refunded} applied")
 
@@ -70,23 +90,28 @@ def _reconcile_intent(intent: gateway.PaymentIntentInfo, report: ReconcileReport
 def reconcile(since: datetime, checkpoint: Callable[[], None]) -> ReconcileReport:
     """Walk Stripe's PaymentIntents created since `since` and the refunds made since then
     (on payments of any age): fulfil paid ones we did not credit, apply refunds we did not
-    hear of, and report what still disagrees. `checkpoint` runs after each payment (the
-    caller commits there). Idempotent."""
+    hear of, and report what still disagrees. Each payment is settled on its own: one that
+    fails is rolled back and reported, and the others go on. `checkpoint` runs after each
+    payment (the caller commits there). Idempotent."""
     report = ReconcileReport()
     seen = set()
     for intent in gateway.recent_payment_intents(since):
         if intent.purchase_id is None:
             continue
         seen.add(intent.id)
-        _reconcile_intent(intent, report)
-        db.session.flush()
+        _isolated(report, f"purchase {intent.purchase_id} ({intent.id})",
+                  lambda intent=intent: _reconcile_intent(intent, report))
         checkpoint()
-    for intent_id in gateway.recent_refunded_payment_intents(since) - seen:
-        purchase = db.session.scalars(
-            select(Purchase).where(Purchase.payment_intent_id == intent_id)
-            .with_for_update()).first()
-        if purchase is not None and purchase.is_paid:
-            _apply_refunds(purchase, report)
-            db.session.flush()
-            checkpoint()
+    for intent_id in sorted(gateway.recent_refunded_payment_intents(since) - seen):
+        _isolated(report, f"refund of {intent_id}",
+                  lambda intent_id=intent_id: _refund_of(intent_id, report))
+        checkpoint()
     return report
+
+
+def _refund_of(payment_intent_id: str, report: ReconcileReport) -> None:
+    purchase = db.session.scalars(
+        select(Purchase).where(Purchase.payment_intent_id == payment_intent_id)
+        .with_for_update()).first()
+    if purchase is not None and purchase.is_paid:
+        _apply_refunds(purchase, report)

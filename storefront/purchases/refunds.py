@@ -1,15 +1,17 @@
-"""Refunds and disputes: what Stripe says happened to a payment after it was made."""
+"""After payment: refunds and disputes (what Stripe says happened to a payment), and
+extensions of a package's expiry. This module moves the purchase; the ledger moves hours."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import select
 
 from storefront import ledger
 from storefront.errors import NotFound, ValidationError
 from storefront.extensions import db
-from storefront.models import Purchase
+from storefront.models import LedgerEntry, Purchase, PurchaseStatus
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import ChargeInfo, DisputeInfo
@@ -23,6 +25,36 @@ def refundable_minor(purchase: Purchase) -> int:
     if not purchase.is_paid or purchase.dispute_status == "lost":
         return 0
     return purchase.price_minor - purchase.refunded_minor
+
+
+def record_refunded_total(purchase: Purchase, refunded_minor: int) -> bool:
+    """Record that Stripe has refunded `refunded_minor` of this paid purchase in all: the
+    purchase moves to (partially) refunded and the ledger reverses the same share of its
+    hours. Stale or repeated totals change nothing (False)."""
+    refunded_minor = min(refunded_minor, purchase.price_minor)
+    if not purchase.is_paid or refunded_minor <= purchase.refunded_minor:
+        return False
+    status = (PurchaseStatus.REFUNDED if refunded_minor == purchase.price_minor
+              else PurchaseStatus.PARTIALLY_REFUNDED)
+    if status is not purchase.state and not purchase.can_move_to(status):
+        log.error("purchase %d: cannot move from %s to %s", purchase.id, purchase.status,
+                  status.value)
+        return False
+    purchase.refunded_minor = refunded_minor
+    purchase.status = status.value
+    ledger.reverse_refunded_share(purchase, refunded_minor)
+    return True
+
+
+def extend_package(*, purchase: Purchase, days: int, reason: str, now: datetime,
+                   request_key: str | None = None) -> LedgerEntry:
+    """Move a package's expiry later by `days`: the ledger dates the lot, and the purchase
+    shows the new date."""
+    entry = ledger.extend_expiry(purchase=purchase, days=days, reason=reason, now=now,
+                                 request_key=request_key)
+    purchase.expires_at = entry.lot.expires_at
+    db.session.flush()
+    return entry
 
 
 def request_refund(*, purchase: Purchase, amount_minor: int, reason: str,
@@ -48,7 +80,7 @@ def request_refund(*, purchase: Purchase, amount_minor: int, reason: str,
         log.warning("purchase %d: refund sent, charge not readable; applying its amount",
                     purchase.id)
         total = refunded_before + amount_minor
-    ledger.apply_refunded_total(purchase, total)
+    record_refunded_total(purchase, total)
     return purchase
 
 
@@ -65,7 +97,7 @@ def apply_charge(charge: ChargeInfo) -> Purchase | None:
     """charge.refunded: bring the purchase up to the charge's refunded total."""
     purchase = _purchase_of(charge.payment_intent_id)
     if purchase is not None:
-        ledger.apply_refunded_total(purchase, charge.amount_refunded)
+        record_refunded_total(purchase, charge.amount_refunded)
     return purchase
 
 

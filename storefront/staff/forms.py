@@ -18,6 +18,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from storefront.catalog.services import VALIDITY_RULE
+from storefront.models.catalog import MAX_VALIDITY_DAYS
+
 
 def to_minutes(hours: Decimal) -> int:
     return int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
@@ -66,7 +69,8 @@ class PlanForm(FlaskForm):
                                               SelectChoice("subscription", "Subscription")])
     hours_included = DecimalField("Hours", places=2, validators=[InputRequired()])
     price = DecimalField("Price (€)", places=2, validators=[InputRequired()])
-    validity_days = IntegerField("Valid for (days)", validators=[Optional()])
+    validity_days = IntegerField("Valid for (days)", validators=[
+        Optional(), NumberRange(min=1, max=MAX_VALIDITY_DAYS, message=VALIDITY_RULE)])
     display_order = IntegerField("Order", default=0, validators=[InputRequired()])
     is_featured = BooleanField("Most popular")
     is_active = BooleanField("On sale", default=True)

@@ -14,7 +14,12 @@ from storefront.models import Purchase, User
 from storefront.models.base import utcnow
 from storefront.outbox import undelivered
 from storefront.payments.declines import current_blocks, recent_declines
-from storefront.purchases.refunds import purchase_by_id, refundable_minor, request_refund
+from storefront.purchases.refunds import (
+    extend_package,
+    purchase_by_id,
+    refundable_minor,
+    request_refund,
+)
 from storefront.staff.access import staff_required
 from storefront.staff.forms import (
     CancelSessionForm,
@@ -143,7 +148,7 @@ def extend(purchase_id: int):
     form = ExtendForm()
     if not form.validate():
         return _refused(form, purchase.student_id)
-    return _attempt(lambda: ledger.extend_expiry(
+    return _attempt(lambda: extend_package(
         purchase=purchase, days=form.days.data, reason=form.reason.data, now=utcnow(),
         request_key=form.request_key.data), purchase.student_id,
         f"Purchase {purchase.id} extended by {form.days.data} days.")

@@ -105,3 +105,30 @@ def test_database_enforces_plan_rules(app, seeded):
             with pytest.raises(IntegrityError):
                 db.session.commit()
             db.session.rollback()
+
+
+def test_a_package_is_valid_for_at_most_ten_years(app, seeded):
+    """The service names the field; the database refuses what gets past it."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from storefront.catalog.services import PlanChanges, save_plan
+    from storefront.errors import ValidationError
+
+    changes = PlanChanges(name="Forever", description="", plan_type="package",
+                          minutes_included=300, price_minor=7500, validity_days=3651,
+                          display_order=9, is_featured=False, is_active=True)
+    with app.app_context():
+        with pytest.raises(ValidationError) as refused:
+            save_plan(None, changes)
+        assert refused.value.field_errors == {
+            "validity_days": ["A package is valid from 1 to 3650 days."]}
+        db.session.rollback()
+        assert save_plan(None, PlanChanges(**{**changes.__dict__, "validity_days": 3650}))
+        db.session.rollback()
+        db.session.add(PricingPlan(name="Forever", description="", plan_type="package",
+                                   minutes_included=300, price_minor=7500, currency="eur",
+                                   validity_days=3651))
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.rollback()

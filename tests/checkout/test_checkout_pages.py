@@ -305,3 +305,16 @@ def test_a_stranger_cannot_block_someone_elses_checkout(make_app, seeded_with, m
     carol.environ_base["REMOTE_ADDR"] = "203.0.113.20"
     log_in(carol, "carol@example.com")
     assert start_as_guest(carol, plan_id).status_code == 302
+
+
+def test_complete_page_credits_a_purchase_with_a_huge_validity(app, client, seeded):
+    start_as_guest(client, seeded["Basic Package"])
+    intent_id, secret = _client_secret(client, app)
+    with app.app_context():
+        db.session.scalars(db.select(Purchase)).one().validity_days = 3_000_000
+        db.session.commit()
+    assert _confirm(client, secret, "4242 4242 4242 4242").status_code == 200
+    page = client.get(f"/checkout/complete?payment_intent={intent_id}"
+                      f"&payment_intent_client_secret={secret}&redirect_status=succeeded")
+    assert page.status_code == 200 and "Payment received" in page.get_data(as_text=True)
+    assert credited_minutes(app, "ana@example.com") == 300

@@ -14,6 +14,7 @@ from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.models import Balance, Purchase, User
 from storefront.models.base import utcnow
+from storefront.purchases.refunds import extend_package, record_refunded_total
 
 PLANS = [(300, 7500, 30), (600, 14000, 45), (1200, 26000, 60)]  # minutes, price, days
 
@@ -70,7 +71,7 @@ def test_invariants_hold_after_every_step(app, seeded, steps):
                     more = purchase.price_minor * step[2] // 100
                     total = min(purchase.price_minor, refunded.get(purchase.id, 0) + more)
                     refunded[purchase.id] = total
-                    ledger.apply_refunded_total(purchase, total)
+                    record_refunded_total(purchase, total)
                 elif kind == "dispute" and step[1] < len(purchases):
                     purchase, ref = purchases[step[1]], f"dp_{student.id}_{step[1]}"
                     if step[2] == "open":
@@ -82,8 +83,8 @@ def test_invariants_hold_after_every_step(app, seeded, steps):
                 elif kind == "expire":
                     ledger.expire_lots(now=now)
                 elif kind == "extend" and step[1] < len(purchases):
-                    ledger.extend_expiry(purchase=purchases[step[1]], days=step[2],
-                                         reason="property test", now=now)
+                    extend_package(purchase=purchases[step[1]], days=step[2],
+                                   reason="property test", now=now)
                 db.session.commit()
             except StorefrontError:
                 db.session.rollback()

@@ -10,6 +10,7 @@ from storefront import ledger
 from storefront.extensions import db
 from storefront.models import Balance, LedgerEntry, Lot
 from storefront.models.base import utcnow
+from storefront.purchases.refunds import extend_package, record_refunded_total
 
 
 def lots(app, student):
@@ -109,11 +110,13 @@ def test_cancel_returns_minutes_to_their_lots_but_not_to_expired_ones(app, buy, 
     # By the time the session is cancelled, the first lot has expired.
     reversals = run(app, lambda: ledger.cancel_consumption(
         student_id=sam, session_ref="s1", now=utcnow() + timedelta(days=3)))
-    assert [(r.lot_id is not None, r.minutes) for r in reversals] == [(True, 120)]
+    # The expired lot's share stays used, and the ledger says so.
+    assert [(r.lot_id, r.kind, r.minutes) for r in reversals] == [
+        (sooner, "cancellation_unreturned", 0), (later, "consumption_reversal", 120)]
     assert lots(app, sam) == {sooner: 0, later: 600}
     again = run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="s1",
                                                        now=utcnow()))
-    assert [r.minutes for r in again] == [120] and lots(app, sam)[later] == 600
+    assert [r.minutes for r in again] == [0, 120] and lots(app, sam)[later] == 600
     assert available(app, sam) == 600
     with pytest.raises(Exception, match="No session"):
         run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="nope",
@@ -145,8 +148,7 @@ def test_extension_moves_expiry_and_is_a_ledger_entry(app, buy, student_id):
 
         purchase = db.session.get(Purchase, purchase_id)
         before = purchase.expires_at
-        entry = ledger.extend_expiry(purchase=purchase, days=14, reason="Illness",
-                                     now=utcnow())
+        entry = extend_package(purchase=purchase, days=14, reason="Illness", now=utcnow())
         db.session.commit()
         assert (entry.kind, entry.minutes) == ("expiry_extension", 0)
         assert "Illness" in entry.note
@@ -203,7 +205,7 @@ def test_cancelling_after_a_refund_does_not_give_back_refunded_hours(app, buy, s
     run(app, lambda: ledger.consume_minutes(student_id=sam, minutes=120, session_ref="s1",
                                             now=utcnow()))
     with app.app_context():  # refunded in full while 120 minutes were used
-        ledger.apply_refunded_total(db.session.get(Purchase, purchase_id), 7500)
+        record_refunded_total(db.session.get(Purchase, purchase_id), 7500)
         db.session.commit()
     assert available(app, sam) == 0
     run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="s1", now=utcnow()))
@@ -219,7 +221,7 @@ def test_cancelling_after_a_half_refund_keeps_the_paid_half(app, buy, student_id
     run(app, lambda: ledger.consume_minutes(student_id=sam, minutes=240, session_ref="s1",
                                             now=utcnow()))
     with app.app_context():
-        ledger.apply_refunded_total(db.session.get(Purchase, purchase_id), 7000)
+        record_refunded_total(db.session.get(Purchase, purchase_id), 7000)
         db.session.commit()
     assert available(app, sam) == 60  # 360 left, 300 taken back
     run(app, lambda: ledger.cancel_consumption(student_id=sam, session_ref="s1", now=utcnow()))

@@ -94,3 +94,67 @@ def test_database_refuses_a_negative_balance(app, credited):
         with pytest.raises(DBAPIError):
             db.session.execute(text("UPDATE balances SET available_minutes = -1"))
         db.session.rollback()
+
+
+@pytest.fixture
+def two_sessions(app, credited):
+    """Ana's 300 minutes, with sessions "refX1" and "ref_1" of 60 minutes each recorded."""
+    from storefront import ledger
+    from storefront.models import User
+    from storefront.models.base import utcnow
+
+    with app.app_context():
+        ana = db.session.scalars(db.select(User).where(User.email == "ana@example.com")).one()
+        for ref in ("refX1", "ref_1"):
+            ledger.consume_minutes(student_id=ana.id, minutes=60, session_ref=ref, now=utcnow())
+        db.session.commit()
+        return ana.id
+
+
+def _plant(app, student_id: int, kind: str, minutes: int, session_ref: str) -> int:
+    """Write an entry as faulty code would, keeping the lot and balance caches in step."""
+    from storefront.models import Balance, LedgerEntry, Lot
+
+    with app.app_context():
+        lot = db.session.scalars(db.select(Lot).where(Lot.student_id == student_id)).one()
+        db.session.add(LedgerEntry(student_id=student_id, lot_id=lot.id, kind=kind,
+                                   minutes=minutes, reference=session_ref,
+                                   session_ref=session_ref,
+                                   idempotency_key=f"planted:{kind}:{session_ref}"))
+        lot.minutes_remaining += minutes
+        db.session.get(Balance, student_id).available_minutes += minutes
+        db.session.commit()
+        return lot.id
+
+
+def test_verify_catches_a_cancellation_that_returned_nothing(runner, app, two_sessions):
+    lot_id = _plant(app, two_sessions, "cancellation_unreturned", 0, "ref_1")
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1
+    assert (f"session 'ref_1' of student {two_sessions}: cancelled, but 60 minutes on lot "
+            f"{lot_id} were not returned though the lot had neither expired nor been lost "
+            "in a dispute") in result.output
+
+
+def test_verify_catches_a_cancellation_returning_another_sessions_minutes(runner, app,
+                                                                          two_sessions):
+    lot_id = _plant(app, two_sessions, "consumption_reversal", 90, "ref_1")
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1
+    assert (f"session 'ref_1' of student {two_sessions}: 90 minutes returned to lot "
+            f"{lot_id}, which gave it 60") in result.output
+    _plant(app, two_sessions, "consumption_reversal", 30, "ref_9")
+    result = runner.invoke(args=["ledger", "verify"])
+    assert (f"session 'ref_9' of student {two_sessions}: 30 minutes returned to lot "
+            f"{lot_id}, which gave it 0") in result.output
+
+
+def test_verify_passes_after_cancellations(runner, app, two_sessions):
+    from storefront import ledger
+    from storefront.models.base import utcnow
+
+    with app.app_context():
+        ledger.cancel_consumption(student_id=two_sessions, session_ref="ref_1", now=utcnow())
+        db.session.commit()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0, result.output

@@ -75,6 +75,29 @@ def test_cancel_returns_the_minutes(app, staff, buy, student_id):
     assert staff.post_json("consume/unknown/cancel/", {}).status_code == 404
 
 
+def test_cancelling_one_session_never_cancels_another(app, staff, buy, student_id):
+    """Session references are matched exactly: "_" and "%" are plain characters."""
+    buy("Basic Package")
+    sam = student_id()
+    for ref in ("refX1", "ref_1", "50%"):
+        assert staff.post_json("consume/", {"email": "sam@example.com", "minutes": 60,
+                                            "session_ref": ref}).status_code == 201
+    assert staff.post_json("consume/refX1/cancel/", {}).status_code == 200
+    assert balance(app, sam) == 180
+    cancelled = staff.post_json("consume/ref_1/cancel/", {})
+    assert cancelled.status_code == 200
+    body = cancelled.get_json()
+    assert body["session_ref"] == "ref_1" and body["minutes_returned"] == 60
+    assert {e["reference"] for e in body["entries"]} == {"ref_1"}
+    assert balance(app, sam) == 240
+    # Repeating a cancellation returns that session's own entries, changing nothing.
+    again = staff.post_json("consume/ref_1/cancel/", {}).get_json()
+    assert again["entries"] == body["entries"] and balance(app, sam) == 240
+    assert staff.post_json("consume/50%25/cancel/", {}).get_json()["minutes_returned"] == 60
+    assert staff.post_json("consume/ref%25/cancel/", {}).status_code == 404
+    assert balance(app, sam) == 300
+
+
 def test_expired_packages_list_and_process(app, staff, buy, student_id):
     buy("Basic Package", expires_in=timedelta(hours=-30))
     buy("Standard Package", expires_in=timedelta(hours=-2))

@@ -132,6 +132,8 @@ def test_plans_are_managed_and_the_catalog_follows_at_once(app, staff, client, s
     ({"price": "0.49"}, "from 0.50 to 10000.00"),
     ({"price": "10000.01"}, "from 0.50 to 10000.00"),
     ({"validity_days": ""}, "at least 1 day"),
+    ({"validity_days": "3651"}, "from 1 to 3650 days"),
+    ({"validity_days": "3000000"}, "from 1 to 3650 days"),
     ({"plan_type": "subscription"}, "no validity in days"),
     ({"name": "Standard Package"}, "Another plan has this name"),
 ])

@@ -40,7 +40,9 @@ def test_twenty_concurrent_deliveries_of_one_event_credit_once(
     assert statuses == [200] * 20
     assert _credits(app, started["transaction_id"]) == ("completed", 1, 600)
     with app.app_context():
-        assert db.session.scalar(db.select(db.func.count()).select_from(WebhookEvent)) == 1
+        # The emulator's own delivery of this payment may land too, under another event id.
+        assert db.session.scalar(db.select(db.func.count()).select_from(WebhookEvent).where(
+            WebhookEvent.stripe_event_id == "evt_storm")) == 1
 
 
 def test_concurrent_events_with_different_ids_credit_once(

@@ -244,3 +244,19 @@ def test_a_late_event_dates_the_hours_from_the_payment(app, client, paid):
         purchase = db.session.get(Purchase, transaction_id)
         assert int(purchase.paid_at.timestamp()) == two_days_ago
         assert (purchase.expires_at - purchase.paid_at).days == 30
+
+
+@pytest.mark.parametrize("validity_days", [3_000_000, 2_000_000_000])
+def test_a_huge_validity_on_the_purchase_still_credits_the_paid_hours(app, client, paid,
+                                                                       validity_days):
+    """A purchase row from before validity was bounded: paid, so its hours are credited."""
+    transaction_id, intent = paid
+    with app.app_context():
+        db.session.get(Purchase, transaction_id).validity_days = validity_days
+        db.session.commit()
+    response = deliver(client, "payment_intent.succeeded", intent, event_id="evt_huge")
+    assert response.status_code == 200
+    assert state(app, transaction_id) == ("completed", 300, 1)
+    with app.app_context():
+        purchase = db.session.get(Purchase, transaction_id)
+        assert purchase.expires_at.year >= 2100
