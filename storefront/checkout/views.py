@@ -22,7 +22,7 @@ from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.models import Purchase, PurchaseStatus
 from storefront.payments import gateway
-from storefront.purchases import initiate_purchase, sync_purchase
+from storefront.purchases import fulfil_purchase, initiate_purchase, purchase_for_intent
 from storefront.purchases.initiate import purchasable_plan
 from storefront.ratelimits import initiate_limits
 from storefront.web import absolute_url
@@ -87,7 +87,7 @@ def pay(purchase_id: int):
     intent = gateway.retrieve_payment_intent(purchase.payment_intent_id)
     if intent.status in ("succeeded", "processing"):
         # Paid already (the webhook may be late): settle it here and show the outcome.
-        sync_purchase(intent)
+        fulfil_purchase(intent)
         db.session.commit()
         return redirect(url_for("checkout.purchase_status", purchase_id=purchase.id))
     payable = intent.status in ("requires_payment_method", "requires_confirmation",
@@ -117,15 +117,13 @@ def complete():
     client_secret = request.args.get("payment_intent_client_secret", "")
     if not intent_id.startswith("pi_") or not client_secret:
         abort(400)
-    purchase = db.session.scalars(
-        db.select(Purchase).where(Purchase.payment_intent_id == intent_id)
-    ).first()
+    purchase = purchase_for_intent(intent_id)
     if purchase is None:
         abort(404)
     intent = gateway.retrieve_payment_intent(intent_id)
     if not intent.client_secret or not hmac.compare_digest(intent.client_secret, client_secret):
         abort(403)
-    _, purchase = sync_purchase(intent)
+    _, purchase = fulfil_purchase(intent)
     db.session.commit()
     remember_purchase(purchase)
     return render_template(

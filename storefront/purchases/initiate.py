@@ -17,7 +17,7 @@ from storefront.extensions import db
 from storefront.models import PricingPlan, Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
 from storefront.payments import gateway
-from storefront.purchases.fulfil import sync_purchase
+from storefront.purchases.fulfil import fulfil_purchase
 from storefront.web import MAX_ID
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def initiate_purchase(
         if intent.status in _PAYABLE and intent.client_secret:
             log.info("reusing pending purchase %d for student %d", pending.id, student.id)
             return InitiatedPurchase(pending, intent.client_secret, reused=True)
-        sync_purchase(intent)
+        fulfil_purchase(intent)
 
     purchase = Purchase(
         student_id=student.id,

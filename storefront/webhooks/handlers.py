@@ -15,7 +15,7 @@ from storefront.models.base import utcnow
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import StripeEvent
-from storefront.purchases import FulfilOutcome, refunds, sync_purchase
+from storefront.purchases import FulfilOutcome, fulfil_purchase, refunds
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _FULFIL_OUTCOMES = {
 def _payment_intent_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
     intent = gateway.payment_intent_from_event(event)
     happened = datetime.fromtimestamp(event.created, UTC) if event.created else None
-    outcome, purchase = sync_purchase(intent, paid_at=happened)
+    outcome, purchase = fulfil_purchase(intent, paid_at=happened)
     where = f"purchase {purchase.id}" if purchase else "no purchase"
     return _FULFIL_OUTCOMES[outcome], f"{outcome.value}: {where} ({intent.id})"
 
