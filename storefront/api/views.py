@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 
 from storefront.api.payloads import parse_initiate
 from storefront.catalog.services import active_plans
-from storefront.checkout.access import may_view, remember_purchase
+from storefront.checkout.access import checkout_starter
 from storefront.errors import StorefrontError
 from storefront.extensions import csrf, db
 from storefront.formatting import amount_text, hours_text, price_per_hour_minor
@@ -67,10 +67,9 @@ def purchase_initiate():
         payload = parse_initiate(request.get_json(silent=True))
         started = initiate_purchase(
             plan_id=payload.plan_id, name=payload.name, email=payload.email,
-            acting_user=current_user, may_reuse=may_view,
+            acting_user=current_user, started_by=checkout_starter(),
         )
         db.session.commit()
-        remember_purchase(started.purchase)
     except StorefrontError as error:
         db.session.rollback()
         return jsonify(error.to_json()), error.status

@@ -16,7 +16,7 @@ from flask import (
 from flask_login import current_user
 
 from storefront.catalog.services import plan_summary
-from storefront.checkout.access import may_view, remember_purchase
+from storefront.checkout.access import checkout_starter, may_view
 from storefront.checkout.forms import GuestDetailsForm
 from storefront.errors import StorefrontError
 from storefront.extensions import db
@@ -47,6 +47,7 @@ def start(plan_id: int):
         abort(404)
     form = GuestDetailsForm()
     error = None
+    started_by = checkout_starter()  # made on the first visit, so a double-click shares it
     if request.method == "POST" and (current_user.is_authenticated or form.validate()):
         if current_user.is_authenticated:
             name, email = current_user.name, current_user.email
@@ -55,14 +56,13 @@ def start(plan_id: int):
         try:
             started = initiate_purchase(
                 plan_id=plan_id, name=name, email=email, acting_user=current_user,
-                may_reuse=may_view,
+                started_by=started_by,
             )
             db.session.commit()
         except StorefrontError as failure:
             db.session.rollback()
             error = failure.message
         else:
-            remember_purchase(started.purchase)
             return redirect(url_for("checkout.pay", purchase_id=started.purchase.id))
     status = 400 if error or form.errors else 200
     return render_template(
@@ -72,6 +72,7 @@ def start(plan_id: int):
 
 
 def _purchase_for_browser(purchase_id: int) -> Purchase:
+    """The purchase, if this browser may see it (see checkout/access.py); else 404."""
     purchase = db.session.get(Purchase, purchase_id)
     if purchase is None or not may_view(purchase):
         abort(404)
@@ -86,10 +87,12 @@ def pay(purchase_id: int):
         return redirect(url_for("checkout.purchase_status", purchase_id=purchase.id))
     intent = gateway.retrieve_payment_intent(purchase.payment_intent_id)
     if intent.status in ("succeeded", "processing"):
-        # Paid already (the webhook may be late): settle it here and show the outcome.
+        # Paid already (the webhook may be late): settle it here and show the outcome, as
+        # Stripe.js's return from paying would.
         fulfil_purchase(intent)
         db.session.commit()
-        return redirect(url_for("checkout.purchase_status", purchase_id=purchase.id))
+        return redirect(url_for("checkout.complete", payment_intent=intent.id,
+                                payment_intent_client_secret=intent.client_secret))
     payable = intent.status in ("requires_payment_method", "requires_confirmation",
                                 "requires_action")
     return render_template(
@@ -125,7 +128,8 @@ def complete():
         abort(403)
     _, purchase = fulfil_purchase(intent)
     db.session.commit()
-    remember_purchase(purchase)
+    if not may_view(purchase, returning_from_payment=True):
+        abort(404)
     return render_template(
         "checkout/complete.html",
         purchase=purchase,
