@@ -1,8 +1,10 @@
 """Whose purchase is it: only the browser that started a pending purchase gets it back, and
-a paid purchase is shown to its owner only."""
+a paid purchase is shown to its owner only; nor does a page tell whether an email has an
+account."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from storefront.extensions import db
@@ -89,3 +91,26 @@ def test_the_browser_that_pays_sees_the_outcome_when_it_returns(app, client, see
     assert page.status_code == 200 and "Payment received" in page.get_data(as_text=True)
     # Another browser with the link sees nothing.
     assert app.test_client().get(_complete_url(intent)).status_code == 404
+
+
+def _page_text(html: str, address: str) -> str:
+    """The page's main text, with the address and the purchase number blanked out."""
+    main = html.split("<main", 1)[1].split("</main>", 1)[0]
+    text = " ".join(re.sub(r"<[^>]+>", " ", "<main" + main).split())
+    return re.sub(r"#\d+", "#N", text.replace(address, "ADDRESS"))
+
+
+def test_complete_page_does_not_tell_whether_an_email_has_an_account(
+    app, seeded, make_user, stripe_emulator
+):
+    make_user("sam@example.com", "Sam Student")
+    pages = {}
+    for address in ("sam@example.com", "nobody@example.com"):
+        browser = app.test_client()
+        started = start_purchase(browser, seeded["Basic Package"], email=address)
+        intent = pay(stripe_emulator, started["payment_intent_id"])
+        html = browser.get(_complete_url(intent)).get_data(as_text=True)
+        assert "Payment received" in html and address in html
+        pages[address] = _page_text(html, address)
+    assert pages["sam@example.com"] == pages["nobody@example.com"]
+    assert "We have emailed ADDRESS" in pages["sam@example.com"]
