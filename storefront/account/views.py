@@ -32,6 +32,7 @@ from storefront.account.throttle import (
     reset_limits,
 )
 from storefront.account.tokens import InvalidToken
+from storefront.checkout import access as checkout_access
 from storefront.extensions import db
 from storefront.models import Purchase
 from storefront.models.base import utcnow
@@ -43,10 +44,10 @@ LOGIN_FAILED = "Incorrect email or password."
 
 def start_session(user) -> None:
     """Log the user in on a fresh session (the old one's contents and id are dropped)."""
-    checkout = session.get("checkout_purchases")
+    checkout_key = session.get(checkout_access.SESSION_KEY)
     session.clear()
-    if checkout:
-        session["checkout_purchases"] = checkout
+    if checkout_key:  # the purchase this browser was paying for stays reachable
+        session[checkout_access.SESSION_KEY] = checkout_key
     login_user(user)
 
 

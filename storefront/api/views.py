@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 
 from storefront.api.payloads import parse_initiate
 from storefront.catalog.services import active_plans
-from storefront.checkout.access import may_view, remember_purchase
+from storefront.checkout.access import checkout_starter
 from storefront.checkout.cooldown import refuse_during_decline_cooldown, remember_buyer_ip
 from storefront.errors import StorefrontError
 from storefront.extensions import csrf, db
@@ -69,11 +69,10 @@ def purchase_initiate():
         payload = parse_initiate(request.get_json(silent=True))
         started = initiate_purchase(
             plan_id=payload.plan_id, name=payload.name, email=payload.email,
-            acting_user=current_user, may_reuse=may_view,
+            acting_user=current_user, started_by=checkout_starter(),
         )
         remember_buyer_ip(started.purchase)
         db.session.commit()
-        remember_purchase(started.purchase)
     except StorefrontError as error:
         db.session.rollback()
         return jsonify(error.to_json()), error.status

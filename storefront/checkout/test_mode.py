@@ -13,10 +13,10 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_limiter.util import get_remote_address
 
 from storefront.extensions import db, limiter
-from storefront.models import Purchase
 from storefront.payments import gateway
 from storefront.payments.declines import TooManyDeclines, check_purchase_not_blocked, record_decline
 from storefront.payments.errors import PaymentError
+from storefront.purchases.lookup import purchase_for_intent
 
 test_mode_bp = Blueprint("test_mode", __name__, url_prefix="/checkout/test-mode")
 
@@ -67,8 +67,7 @@ def too_many_confirmations(error):
 
 
 def _refused_while_cooling_down(intent: gateway.PaymentIntentInfo):
-    purchase = db.session.scalars(
-        db.select(Purchase).where(Purchase.payment_intent_id == intent.id)).first()
+    purchase = purchase_for_intent(intent.id)
     if purchase is None:
         return None
     try:

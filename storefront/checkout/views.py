@@ -16,7 +16,7 @@ from flask import (
 from flask_login import current_user
 
 from storefront.catalog.services import plan_summary
-from storefront.checkout.access import may_view, remember_purchase
+from storefront.checkout.access import checkout_starter, may_view
 from storefront.checkout.cooldown import (
     cooldown_for,
     refuse_during_decline_cooldown,
@@ -28,7 +28,7 @@ from storefront.extensions import db
 from storefront.models import Purchase, PurchaseStatus
 from storefront.payments import gateway
 from storefront.payments.declines import record_decline
-from storefront.purchases import initiate_purchase, sync_purchase
+from storefront.purchases import fulfil_purchase, initiate_purchase, purchase_for_intent
 from storefront.purchases.initiate import purchasable_plan
 from storefront.ratelimits import initiate_limits
 from storefront.web import absolute_url
@@ -54,6 +54,7 @@ def start(plan_id: int):
         abort(404)
     form = GuestDetailsForm()
     error = None
+    started_by = checkout_starter()  # made on the first visit, so a double-click shares it
     if request.method == "POST" and (current_user.is_authenticated or form.validate()):
         if current_user.is_authenticated:
             name, email = current_user.name, current_user.email
@@ -62,7 +63,7 @@ def start(plan_id: int):
         try:
             started = initiate_purchase(
                 plan_id=plan_id, name=name, email=email, acting_user=current_user,
-                may_reuse=may_view,
+                started_by=started_by,
             )
             remember_buyer_ip(started.purchase)
             db.session.commit()
@@ -70,7 +71,6 @@ def start(plan_id: int):
             db.session.rollback()
             error = failure.message
         else:
-            remember_purchase(started.purchase)
             return redirect(url_for("checkout.pay", purchase_id=started.purchase.id))
     status = 400 if error or form.errors else 200
     return render_template(
@@ -80,6 +80,7 @@ def start(plan_id: int):
 
 
 def _purchase_for_browser(purchase_id: int) -> Purchase:
+    """The purchase, if this browser may see it (see checkout/access.py); else 404."""
     purchase = db.session.get(Purchase, purchase_id)
     if purchase is None or not may_view(purchase):
         abort(404)
@@ -94,10 +95,12 @@ def pay(purchase_id: int):
         return redirect(url_for("checkout.purchase_status", purchase_id=purchase.id))
     intent = gateway.retrieve_payment_intent(purchase.payment_intent_id)
     if intent.status in ("succeeded", "processing"):
-        # Paid already (the webhook may be late): settle it here and show the outcome.
-        sync_purchase(intent)
+        # Paid already (the webhook may be late): settle it here and show the outcome, as
+        # Stripe.js's return from paying would.
+        fulfil_purchase(intent)
         db.session.commit()
-        return redirect(url_for("checkout.purchase_status", purchase_id=purchase.id))
+        return redirect(url_for("checkout.complete", payment_intent=intent.id,
+                                payment_intent_client_secret=intent.client_secret))
     if (refused := cooldown_for(purchase)) is not None:
         return refused
     payable = intent.status in ("requires_payment_method", "requires_confirmation",
@@ -127,18 +130,17 @@ def complete():
     client_secret = request.args.get("payment_intent_client_secret", "")
     if not intent_id.startswith("pi_") or not client_secret:
         abort(400)
-    purchase = db.session.scalars(
-        db.select(Purchase).where(Purchase.payment_intent_id == intent_id)
-    ).first()
+    purchase = purchase_for_intent(intent_id)
     if purchase is None:
         abort(404)
     intent = gateway.retrieve_payment_intent(intent_id)
     if not intent.client_secret or not hmac.compare_digest(intent.client_secret, client_secret):
         abort(403)
-    _, purchase = sync_purchase(intent)
+    _, purchase = fulfil_purchase(intent)
     record_decline(intent, reported_by="complete page")
     db.session.commit()
-    remember_purchase(purchase)
+    if not may_view(purchase, returning_from_payment=True):
+        abort(404)
     return render_template(
         "checkout/complete.html",
         purchase=purchase,

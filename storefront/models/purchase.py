@@ -82,6 +82,9 @@ class Purchase(db.Model):
     # Random per attempt: the idempotency key of the PaymentIntent creation (ids can be reused).
     attempt_key: Mapped[str] = mapped_column(String(64), unique=True)
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Which browser started it: a hash of the random checkout key in that browser's session.
+    # Only that browser gets the pending purchase back (never a stranger typing the email).
+    started_by: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(Text)
     refunded_minor: Mapped[int] = mapped_column(Integer, default=0)
     # The open or last dispute's status at Stripe (needs_response, won, lost, …), if any.

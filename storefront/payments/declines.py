@@ -21,6 +21,7 @@ from storefront.extensions import db
 from storefront.models import PaymentDecline, Purchase
 from storefront.models.base import utcnow
 from storefront.payments.gateway import PaymentIntentInfo
+from storefront.purchases.lookup import purchase_for_intent
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,7 @@ def record_decline(intent: PaymentIntentInfo, *, reported_by: str) -> PaymentDec
     """Record the PaymentIntent's last decline once (a repeat report adds nothing); flushes."""
     if intent.status != "requires_payment_method" or not intent.error_message:
         return None
-    purchase = db.session.scalars(
-        select(Purchase).where(Purchase.payment_intent_id == intent.id)).first()
+    purchase = purchase_for_intent(intent.id)
     if purchase is None:
         return None
     key = intent.declined_charge_id or f"{intent.id}:{intent.error_code or 'declined'}"

@@ -10,14 +10,13 @@ import enum
 import logging
 from datetime import datetime
 
-from sqlalchemy import select
-
 from storefront import ledger
 from storefront.account.services import purchase_credited
 from storefront.extensions import db
 from storefront.models import Purchase, PurchaseStatus
 from storefront.models.base import utcnow
 from storefront.payments.gateway import PaymentIntentInfo
+from storefront.purchases.lookup import purchase_for_intent
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +46,7 @@ def _target_status(intent: PaymentIntentInfo) -> PurchaseStatus | None:
     return None
 
 
-def lock_purchase(payment_intent_id: str) -> Purchase | None:
-    """The purchase of a PaymentIntent, locked and freshly read."""
-    return db.session.execute(
-        select(Purchase)
-        .where(Purchase.payment_intent_id == payment_intent_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-
-
-def sync_purchase(
+def fulfil_purchase(
     intent: PaymentIntentInfo, paid_at: datetime | None = None
 ) -> tuple[FulfilOutcome, Purchase | None]:
     """Move the purchase to what the PaymentIntent says, crediting hours once when paid.
@@ -65,7 +54,7 @@ def sync_purchase(
     `paid_at` is when Stripe took the payment, when known (the event's time); the hours'
     validity runs from then, however late we hear of it.
     """
-    purchase = lock_purchase(intent.id)
+    purchase = purchase_for_intent(intent.id, lock=True)
     if purchase is None:
         if intent.purchase_id is not None:
             raise PurchaseNotVisibleYet(intent.id)

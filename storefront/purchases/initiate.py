@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +16,7 @@ from storefront.extensions import db
 from storefront.models import PricingPlan, Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
 from storefront.payments import gateway
-from storefront.purchases.fulfil import sync_purchase
+from storefront.purchases.fulfil import fulfil_purchase
 from storefront.web import MAX_ID
 
 log = logging.getLogger(__name__)
@@ -47,13 +46,20 @@ def purchasable_plan(plan_id: int) -> PricingPlan:
     return plan
 
 
-def _recent_pending(student: User, plan: PricingPlan) -> Purchase | None:
+def _lock_student(student: User) -> None:
+    # Starts for one student take turns (PostgreSQL; SQLite serialises every writer at BEGIN),
+    # so a double-click's second request waits and then finds the first one's purchase.
+    db.session.execute(select(User.id).where(User.id == student.id).with_for_update())
+
+
+def _recent_pending(student: User, plan: PricingPlan, started_by: str) -> Purchase | None:
     since = utcnow() - timedelta(minutes=current_app.config["PENDING_PURCHASE_REUSE_MINUTES"])
     return db.session.scalars(
         select(Purchase)
         .where(
             Purchase.student_id == student.id,
             Purchase.plan_id == plan.id,
+            Purchase.started_by == started_by,
             Purchase.status == PurchaseStatus.PENDING.value,
             Purchase.created_at >= since,
             Purchase.price_minor == plan.price_minor,
@@ -66,26 +72,28 @@ def _recent_pending(student: User, plan: PricingPlan) -> Purchase | None:
 
 
 def initiate_purchase(
-    *, plan_id: int, name: str, email: str, acting_user: User | None,
-    may_reuse: Callable[[Purchase], bool] = lambda purchase: False,
+    *, plan_id: int, name: str, email: str, acting_user: User | None, started_by: str,
 ) -> InitiatedPurchase:
     """Create (or reuse, within 30 minutes) a pending purchase and its PaymentIntent.
 
-    A pending purchase is reused only when `may_reuse` says the caller started it, so an
-    email address alone never reveals someone's payment. A pending purchase whose payment
-    went through meanwhile is settled (credited) first, never paid twice.
+    `started_by` identifies the caller (a hash of its browser's checkout key). A pending
+    purchase is reused only by the caller that started it, so an email address alone never
+    hands out someone's payment; concurrent starts by one caller (a double-click) wait for
+    each other and share one purchase. A pending purchase whose payment went through
+    meanwhile is settled (credited) first, never paid twice.
     Flushes, never commits: a failure anywhere leaves nothing once the caller rolls back.
     """
     plan = purchasable_plan(plan_id)
     student = resolve_student(email=email, name=name, acting_user=acting_user)
+    _lock_student(student)
 
-    pending = _recent_pending(student, plan)
-    if pending is not None and may_reuse(pending):
+    pending = _recent_pending(student, plan, started_by)
+    if pending is not None:
         intent = gateway.retrieve_payment_intent(pending.payment_intent_id)
         if intent.status in _PAYABLE and intent.client_secret:
             log.info("reusing pending purchase %d for student %d", pending.id, student.id)
             return InitiatedPurchase(pending, intent.client_secret, reused=True)
-        sync_purchase(intent)
+        fulfil_purchase(intent)
 
     purchase = Purchase(
         student_id=student.id,
@@ -98,6 +106,7 @@ def initiate_purchase(
         validity_days=plan.validity_days,
         status=PurchaseStatus.PENDING.value,
         attempt_key=uuid.uuid4().hex,
+        started_by=started_by,
     )
     db.session.add(purchase)
     db.session.flush()

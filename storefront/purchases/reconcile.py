@@ -7,13 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-
 from storefront.extensions import db
 from storefront.models import Purchase
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
-from storefront.purchases.fulfil import FulfilOutcome, PurchaseNotVisibleYet, sync_purchase
+from storefront.purchases.fulfil import FulfilOutcome, PurchaseNotVisibleYet, fulfil_purchase
+from storefront.purchases.lookup import purchase_for_intent
 from storefront.purchases.refunds import record_refunded_total
 
 log = logging.getLogger(__name__)
@@ -57,8 +56,7 @@ def _apply_refunds(purchase: Purchase, report: ReconcileReport) -> None:
 
 def _reconcile_intent(intent: gateway.PaymentIntentInfo, report: ReconcileReport) -> None:
     report.checked += 1
-    purchase = db.session.scalars(
-        select(Purchase).where(Purchase.payment_intent_id == intent.id)).first()
+    purchase = purchase_for_intent(intent.id)
     if purchase is None:
         report.mismatches.append(
             f"{intent.id}: names purchase {intent.purchase_id}, which we do not have")
@@ -68,7 +66,7 @@ def _reconcile_intent(intent: gateway.PaymentIntentInfo, report: ReconcileReport
         charge = gateway.charge_of_payment_intent(intent.id)
         paid_at = charge.created if charge else None
     try:
-        outcome, purchase = sync_purchase(intent, paid_at=paid_at)
+        outcome, purchase = fulfil_purchase(intent, paid_at=paid_at)
     except PurchaseNotVisibleYet:  # pragma: no cover - the row was found just above
         return
     if outcome is FulfilOutcome.CREDITED:
@@ -110,8 +108,6 @@ def reconcile(since: datetime, checkpoint: Callable[[], None]) -> ReconcileRepor
 
 
 def _refund_of(payment_intent_id: str, report: ReconcileReport) -> None:
-    purchase = db.session.scalars(
-        select(Purchase).where(Purchase.payment_intent_id == payment_intent_id)
-        .with_for_update()).first()
+    purchase = purchase_for_intent(payment_intent_id, lock=True)
     if purchase is not None and purchase.is_paid:
         _apply_refunds(purchase, report)

@@ -15,6 +15,7 @@ from storefront.models import LedgerEntry, Purchase, PurchaseStatus
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import ChargeInfo, DisputeInfo
+from storefront.purchases.lookup import purchase_for_intent
 
 log = logging.getLogger(__name__)
 
@@ -84,18 +85,9 @@ def request_refund(*, purchase: Purchase, amount_minor: int, reason: str,
     return purchase
 
 
-def _purchase_of(payment_intent_id: str | None) -> Purchase | None:
-    if not payment_intent_id:
-        return None
-    return db.session.scalars(
-        select(Purchase).where(Purchase.payment_intent_id == payment_intent_id)
-        .with_for_update().execution_options(populate_existing=True)
-    ).first()
-
-
 def apply_charge(charge: ChargeInfo) -> Purchase | None:
     """charge.refunded: bring the purchase up to the charge's refunded total."""
-    purchase = _purchase_of(charge.payment_intent_id)
+    purchase = purchase_for_intent(charge.payment_intent_id, lock=True)
     if purchase is not None:
         record_refunded_total(purchase, charge.amount_refunded)
     return purchase
@@ -106,7 +98,7 @@ def apply_dispute(dispute: DisputeInfo, *, opened: bool) -> Purchase | None:
     payment_intent_id = dispute.payment_intent_id
     if payment_intent_id is None and dispute.charge_id:
         payment_intent_id = gateway.payment_intent_of_charge(dispute.charge_id)
-    purchase = _purchase_of(payment_intent_id)
+    purchase = purchase_for_intent(payment_intent_id, lock=True)
     if purchase is None:
         return None
     purchase.dispute_status = dispute.status

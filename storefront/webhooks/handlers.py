@@ -16,7 +16,7 @@ from storefront.payments import gateway
 from storefront.payments.declines import record_decline
 from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import StripeEvent
-from storefront.purchases import FulfilOutcome, refunds, sync_purchase
+from storefront.purchases import FulfilOutcome, fulfil_purchase, refunds
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ _FULFIL_OUTCOMES = {
 def _payment_intent_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
     intent = gateway.payment_intent_from_event(event)
     happened = datetime.fromtimestamp(event.created, UTC) if event.created else None
-    outcome, purchase = sync_purchase(intent, paid_at=happened)
+    outcome, purchase = fulfil_purchase(intent, paid_at=happened)
     if event.type == "payment_intent.payment_failed":
         record_decline(intent, reported_by="webhook")
     where = f"purchase {purchase.id}" if purchase else "no purchase"

@@ -36,7 +36,7 @@ def test_guest_claims_the_account_by_email_and_sees_the_hours(
     complete = client.get(f"/checkout/complete?payment_intent={intent['id']}"
                           f"&payment_intent_client_secret={intent['client_secret']}")
     html = complete.get_data(as_text=True)
-    assert "emailed ana@example.com a link to set a password" in html
+    assert "emailed ana@example.com a confirmation, with a link to see the hours" in html
 
     [message] = mailbox.to("ana@example.com")
     assert "5 hours" in message["Subject"]

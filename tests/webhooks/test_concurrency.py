@@ -65,8 +65,9 @@ def test_concurrent_events_with_different_ids_credit_once(
     assert _credits(app, started["transaction_id"]) == ("completed", 1, 300)
 
 
-def _race_page_and_webhook(live_server, intent) -> set[int]:
-    """Two complete-page loads and two webhook deliveries, released at the same instant."""
+def _race_page_and_webhook(live_server, intent, cookies) -> set[int]:
+    """Two complete-page loads (by the browser that paid) and two webhook deliveries,
+    released at the same instant."""
     payload, headers = signed_event("payment_intent.succeeded", intent)
     complete_url = (f"{live_server.url}/checkout/complete?payment_intent={intent['id']}"
                     f"&payment_intent_client_secret={intent['client_secret']}")
@@ -75,7 +76,7 @@ def _race_page_and_webhook(live_server, intent) -> set[int]:
     def hit(kind):
         barrier.wait()
         if kind == "page":
-            response = requests.get(complete_url, timeout=60)
+            response = requests.get(complete_url, cookies=cookies, timeout=60)
             assert 'data-payment-status="succeeded"' in response.text
             return response.status_code
         return requests.post(live_server.url + WEBHOOK_PATH, data=payload,
@@ -91,7 +92,9 @@ def test_complete_page_racing_the_webhook_credits_once(
     for round_ in range(3):
         started = start_purchase(client, seeded["Basic Package"], email=f"r{round_}@example.com")
         intent = pay(stripe_emulator, started["payment_intent_id"])
-        assert _race_page_and_webhook(live_server, intent) == {200}
+        cookie_name = app.config["SESSION_COOKIE_NAME"]
+        cookies = {cookie_name: client.get_cookie(cookie_name).value}
+        assert _race_page_and_webhook(live_server, intent, cookies) == {200}
         assert _credits(app, started["transaction_id"]) == ("completed", 1, 300)
 
 

@@ -1,0 +1,19 @@
+"""Finding the purchase a Stripe PaymentIntent belongs to."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from storefront.extensions import db
+from storefront.models import Purchase
+
+
+def purchase_for_intent(payment_intent_id: str | None, *, lock: bool = False) -> Purchase | None:
+    """The purchase paid through this PaymentIntent, if any; with `lock`, locked for this
+    transaction and read afresh (what a writer needs before moving it)."""
+    if not payment_intent_id:
+        return None
+    query = select(Purchase).where(Purchase.payment_intent_id == payment_intent_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.session.scalars(query).one_or_none()
