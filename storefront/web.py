@@ -14,6 +14,8 @@ MAX_ID = 2**31 - 1
 class IdConverter(IntegerConverter):
     """<id:…> in routes: a database id, so larger numbers are a 404, not an overflow."""
 
+    regex = r"[0-9]+"  # the default \d+ also matches "١" and "²"
+
     def __init__(self, url_map, *args, **kwargs) -> None:
         super().__init__(url_map, min=1, max=MAX_ID)
 

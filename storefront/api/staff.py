@@ -16,10 +16,12 @@ from storefront.models import LedgerEntry, User
 from storefront.models.base import utcnow
 from storefront.purchases.refunds import purchase_by_id
 from storefront.staff.access import staff_required
+from storefront.staff.forms import MAX_EXTENSION_DAYS, MAX_GRACE_HOURS, MAX_SESSION_HOURS
 from storefront.staff.queries import lots_past_expiry
-from storefront.validation import FieldError, clean_email
+from storefront.validation import FieldError, clean_email, parse_int
 
 ADMIN = "/admin"
+MAX_SESSION_MINUTES = MAX_SESSION_HOURS * 60
 
 
 def _body() -> dict:
@@ -27,16 +29,6 @@ def _body() -> dict:
     if not isinstance(body, dict):
         raise ValidationError.for_fields({"non_field_errors": ["Send a JSON object."]})
     return body
-
-
-def _int(value, name: str, *, minimum: int = 0, default: int | None = None) -> int:
-    if value is None and default is not None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise ValidationError.for_fields({name: ["A valid whole number is required."]})
-    if int(value) < minimum:
-        raise ValidationError.for_fields({name: [f"Must be at least {minimum}."]})
-    return int(value)
 
 
 def _student_by_email(value) -> User:
@@ -61,7 +53,7 @@ def _error(error: StorefrontError, **extra):
 
 
 def _grace(value) -> int:
-    return _int(value, "grace_hours", default=24)
+    return parse_int(value, field="grace_hours", minimum=0, maximum=MAX_GRACE_HOURS, default=24)
 
 
 def _expired_packages(grace_hours: int) -> list[dict]:
@@ -111,7 +103,8 @@ def extend_package(purchase_id: int):
     """Move a package's expiry later, with a reason kept in the ledger."""
     try:
         body = _body()
-        days = _int(body.get("extension_days"), "extension_days", minimum=1)
+        days = parse_int(body.get("extension_days"), field="extension_days", minimum=1,
+                         maximum=MAX_EXTENSION_DAYS)
         reason = body.get("reason")
         purchase = purchase_by_id(purchase_id)
         entry = ledger.extend_expiry(purchase=purchase, days=days,
@@ -131,7 +124,8 @@ def consume():
     try:
         body = _body()
         student = _student_by_email(body.get("email"))
-        minutes = _int(body.get("minutes"), "minutes", minimum=1)
+        minutes = parse_int(body.get("minutes"), field="minutes", minimum=1,
+                            maximum=MAX_SESSION_MINUTES)
         session_ref = body.get("session_ref")
         if not isinstance(session_ref, str) or not 1 <= len(session_ref.strip()) <= 200:
             raise ValidationError.for_fields({"session_ref": ["This field is required."]})
