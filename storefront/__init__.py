@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from storefront.config import check_config, load_config
+from storefront.config import PRODUCTION_LIKE, check_config, complete_config, load_config
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -22,11 +22,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     settings = load_config((config or {}).get("STOREFRONT_ENV"))
     settings.update(config or {})
-    if not settings.get("SQLALCHEMY_DATABASE_URI"):
+    production = settings["STOREFRONT_ENV"] in PRODUCTION_LIKE
+    if not settings.get("SQLALCHEMY_DATABASE_URI") and not production:
         os.makedirs(app.instance_path, exist_ok=True)
         settings["SQLALCHEMY_DATABASE_URI"] = (
             "sqlite:///" + os.path.join(app.instance_path, "storefront.db")
         )
+    complete_config(settings)
     check_config(settings)
     app.config.update(settings)
     app.logger.setLevel(logging.INFO)

@@ -67,6 +67,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.filters["iso"] = iso_utc
     app.jinja_env.globals["test_mode"] = test_mode
     app.jinja_env.globals["stripe_js_url"] = STRIPE_JS_URL
+    hsts_seconds = app.config["HSTS_SECONDS"]
 
     @app.after_request
     def security_headers(response):
@@ -74,4 +75,7 @@ def register_web(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if hsts_seconds:
+            response.headers.setdefault("Strict-Transport-Security",
+                                        f"max-age={hsts_seconds}; includeSubDomains")
         return response
