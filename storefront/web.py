@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, has_request_context, url_for
+from flask import Flask, abort, current_app, has_request_context, request, url_for
 from werkzeug.routing import IntegerConverter
 
 from storefront.formatting import hours_display, hours_text, iso_utc, money_display
@@ -36,6 +36,19 @@ def absolute_url(endpoint: str, **values) -> str:
         return (base or "http://127.0.0.1:5000").rstrip("/") + path
     with current_app.test_request_context(base_url=base or "http://127.0.0.1:5000/"):
         return url_for(endpoint, _external=True, **values)
+
+
+def limit_body() -> None:
+    """Before a JSON API or webhook view: read the body under API_MAX_CONTENT_LENGTH, or 413.
+
+    A declared length over the limit is refused unread; a chunked body is read only up to the
+    limit. The view then gets the body already read.
+    """
+    limit = current_app.config["API_MAX_CONTENT_LENGTH"]
+    # Werkzeug stops a chunked body at the limit without complaint: read one byte more.
+    request.max_content_length = limit + 1
+    if len(request.get_data()) > limit:
+        abort(413)
 
 
 def _content_security_policy() -> str:

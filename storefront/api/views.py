@@ -21,11 +21,13 @@ from storefront.models import Purchase
 from storefront.payments.errors import PaymentError
 from storefront.purchases import initiate_purchase
 from storefront.ratelimits import initiate_limits
+from storefront.web import limit_body
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/finances/api")
 csrf.exempt(bp)
+bp.before_request(limit_body)  # before anything reads the body
 
 
 @bp.before_request
