@@ -84,14 +84,17 @@ def register_blueprints(app: Flask) -> None:
     """The site's pages, the JSON API and the webhook; the test-mode routes only offline."""
     from storefront import api, catalog, checkout, webhooks
     from storefront.account.views import bp as account_bp
-    from storefront.staff import plans as _staff_plans  # noqa: F401  (routes on staff bp)
+    from storefront.staff.plans import bp as staff_plans_bp
     from storefront.staff.views import bp as staff_bp
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(staff_plans_bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.balances_bp)
+    app.register_blueprint(api.staff_bp)
     app.register_blueprint(webhooks.bp)
     if app.config.get("STRIPE_API_BASE"):
         app.register_blueprint(checkout.test_mode_bp)

@@ -15,7 +15,7 @@ from storefront.account.overview import (
     student_overview,
 )
 from storefront.account.students import find_by_email
-from storefront.api.views import bp
+from storefront.api.views import api_blueprint
 from storefront.errors import ValidationError
 from storefront.extensions import db
 from storefront.formatting import amount_text, hours_text, iso_utc
@@ -24,6 +24,7 @@ from storefront.models.base import utcnow
 from storefront.validation import FieldError, clean_email, parse_decimal, parse_int
 
 PREFIX = "/student-balance"
+bp = api_blueprint("api_balances", __name__)
 PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_BOOKING_HOURS = 1000
 MAX_PAGE = 10**6
@@ -126,7 +127,7 @@ def balance_history():
         if number is None:
             return None
         args = {**request.args.to_dict(), "page": number, "page_size": size}
-        return url_for("api.balance_history", _external=True, **args)
+        return url_for("api_balances.balance_history", _external=True, **args)
 
     return jsonify({
         "count": result.total,

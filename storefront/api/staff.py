@@ -8,19 +8,21 @@ from flask import jsonify, request
 
 from storefront import ledger
 from storefront.account.students import find_by_email
-from storefront.api.views import bp
+from storefront.api.views import api_blueprint
 from storefront.errors import NotFound, StorefrontError, ValidationError
 from storefront.extensions import db
 from storefront.formatting import hours_text, iso_utc
 from storefront.models import LedgerEntry, User
 from storefront.models.base import utcnow
 from storefront.purchases.refunds import purchase_by_id
-from storefront.staff.access import staff_required
+from storefront.staff.access import only_staff
 from storefront.staff.forms import MAX_EXTENSION_DAYS, MAX_GRACE_HOURS, MAX_SESSION_HOURS
 from storefront.staff.queries import lots_past_expiry
 from storefront.validation import FieldError, clean_email, parse_int
 
 ADMIN = "/admin"
+bp = api_blueprint("api_staff", __name__)
+bp.before_request(only_staff)
 MAX_SESSION_MINUTES = MAX_SESSION_HOURS * 60
 
 
@@ -65,7 +67,6 @@ def _expired_packages(grace_hours: int) -> list[dict]:
 
 
 @bp.get(f"{ADMIN}/expired-packages/")
-@staff_required
 def expired_packages():
     """Packages past expiry (plus grace) that still hold hours."""
     try:
@@ -77,7 +78,6 @@ def expired_packages():
 
 
 @bp.post(f"{ADMIN}/process-expired-packages/")
-@staff_required
 def process_expired_packages():
     """Expire them (idempotent); dry_run only lists."""
     try:
@@ -98,7 +98,6 @@ def process_expired_packages():
 
 
 @bp.post(f"{ADMIN}/packages/<id:purchase_id>/extend/")
-@staff_required
 def extend_package(purchase_id: int):
     """Move a package's expiry later, with a reason kept in the ledger."""
     try:
@@ -118,7 +117,6 @@ def extend_package(purchase_id: int):
 
 
 @bp.post(f"{ADMIN}/consume/")
-@staff_required
 def consume():
     """Record a session: 201 with the entries; 200 with the original ones on a repeat."""
     try:
@@ -156,7 +154,6 @@ def _session_owner(session_ref: str, body: dict) -> int:
 
 
 @bp.post(f"{ADMIN}/consume/<path:session_ref>/cancel/")
-@staff_required
 def cancel_consume(session_ref: str):
     """Cancel a recorded session: its minutes return to unexpired lots. Session references
     are per student: {"email": …} names the student when several used the same one."""

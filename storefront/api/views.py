@@ -25,12 +25,9 @@ from storefront.web import limit_body
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("api", __name__, url_prefix="/api/finances/api")
-csrf.exempt(bp)
-bp.before_request(limit_body)  # before anything reads the body
+PREFIX = "/api/finances/api"
 
 
-@bp.before_request
 def check_post_origin() -> None:
     """CSRF for logged-in sessions; JSON-only for anonymous callers."""
     if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
@@ -39,6 +36,18 @@ def check_post_origin() -> None:
         csrf.protect()
     elif not request.is_json:
         abort(415)
+
+
+def api_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint of the JSON API: under its prefix, bodies bounded, POSTs checked."""
+    blueprint = Blueprint(name, import_name, url_prefix=PREFIX)
+    csrf.exempt(blueprint)
+    blueprint.before_request(limit_body)  # before anything reads the body
+    blueprint.before_request(check_post_origin)
+    return blueprint
+
+
+bp = api_blueprint("api", __name__)
 
 
 @bp.get("/pricing-plans/")

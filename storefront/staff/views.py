@@ -13,7 +13,7 @@ from storefront.formatting import hours_text
 from storefront.models import Purchase, User
 from storefront.models.base import utcnow
 from storefront.purchases.refunds import purchase_by_id, refundable_minor, request_refund
-from storefront.staff.access import staff_required
+from storefront.staff.access import only_staff
 from storefront.staff.forms import (
     MAX_GRACE_HOURS,
     CancelSessionForm,
@@ -33,12 +33,7 @@ from storefront.staff.queries import (
 from storefront.validation import FieldError, clean_int
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
-
-
-@bp.before_request
-@staff_required
-def only_staff() -> None:
-    """Every page here is for staff only."""
+bp.before_request(only_staff)
 
 
 def _student(student_id: int) -> User:
