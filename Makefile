@@ -1,12 +1,18 @@
 # Storefront. `make run` and `make test` set everything up on a fresh machine.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+# The newest supported Python on PATH (3.13, 3.12, 3.11, else python3 when it is one of them);
+# override with PYTHON=… and keep several environments apart with VENV=….
+SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c '$(SUPPORTED)' 2>/dev/null && { command -v $$p; break; }; \
+	done)
+VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := wsgi.py
 
-.PHONY: install run test test-postgres lint clean
+.PHONY: install run test test-postgres lint clean python
 
 $(VENV)/.installed: setup.cfg pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is needed (set PYTHON=…)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
@@ -24,6 +30,10 @@ test: install
 
 lint: install
 	$(VENV)/bin/ruff check storefront tests wsgi.py
+
+# The interpreter a new environment would be created with.
+python:
+	@echo $(PYTHON)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from storefront.config import check_config, load_config
+from storefront.config import PRODUCTION_LIKE, check_config, complete_config, load_config
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -22,11 +22,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     settings = load_config((config or {}).get("STOREFRONT_ENV"))
     settings.update(config or {})
-    if not settings.get("SQLALCHEMY_DATABASE_URI"):
+    production = settings["STOREFRONT_ENV"] in PRODUCTION_LIKE
+    if not settings.get("SQLALCHEMY_DATABASE_URI") and not production:
         os.makedirs(app.instance_path, exist_ok=True)
         settings["SQLALCHEMY_DATABASE_URI"] = (
             "sqlite:///" + os.path.join(app.instance_path, "storefront.db")
         )
+    complete_config(settings)
     check_config(settings)
     app.config.update(settings)
     app.logger.setLevel(logging.INFO)
@@ -80,14 +82,17 @@ def register_blueprints(app: Flask) -> None:
     """The site's pages, the JSON API and the webhook; the test-mode routes only offline."""
     from storefront import api, catalog, checkout, webhooks
     from storefront.account.views import bp as account_bp
-    from storefront.staff import plans as _staff_plans  # noqa: F401  (routes on staff bp)
+    from storefront.staff.plans import bp as staff_plans_bp
     from storefront.staff.views import bp as staff_bp
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(staff_plans_bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api.balances_bp)
+    app.register_blueprint(api.staff_bp)
     app.register_blueprint(webhooks.bp)
     if app.config.get("STRIPE_API_BASE"):
         app.register_blueprint(checkout.test_mode_bp)

@@ -21,7 +21,8 @@ from storefront.models.base import utcnow
 from storefront.outbox import DeliveryReport, deliver_due, watch
 from storefront.payments.errors import PaymentError
 from storefront.purchases.reconcile import reconcile
-from storefront.validation import FieldError, clean_email, clean_student_name
+from storefront.staff.forms import MAX_GRACE_HOURS
+from storefront.validation import FieldError, clean_email, clean_int, clean_student_name
 
 ledger_cli = AppGroup("ledger", help="Inspect and check the hour ledger.")
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -30,12 +31,38 @@ stripe_cli = AppGroup("stripe", help="Compare our records with Stripe's.")
 mail_cli = AppGroup("mail", help="Deliver the email outbox.")
 
 
+MAX_SINCE_DAYS = 3650
+
+
+class WholeNumber(click.ParamType):
+    """An option's integer read by clean_int: ASCII digits within [minimum, maximum]."""
+
+    name = "integer"
+
+    def __init__(self, minimum: int, maximum: int) -> None:
+        self.minimum, self.maximum = minimum, maximum
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value  # the default
+        try:
+            return clean_int(value, minimum=self.minimum, maximum=self.maximum)
+        except FieldError as error:
+            self.fail(str(error), param, ctx)
+
+
 def _duration(value: str) -> timedelta:
-    """'72h', '3d', '90m', '30s' -> a timedelta."""
+    """'72h', '3d', '90m', '30s' -> a timedelta (at most ten years)."""
     units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-    if len(value) < 2 or value[-1] not in units or not value[:-1].isdigit():
-        raise click.BadParameter("use a number and a unit: 90m, 72h or 3d")
-    return timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        if len(value) < 2 or value[-1] not in units:
+            raise FieldError("missing unit")
+        since = timedelta(**{units[value[-1]]: clean_int(value[:-1], minimum=0)})
+    except (FieldError, OverflowError):
+        raise click.BadParameter("use a number and a unit: 90m, 72h or 3d") from None
+    if since > timedelta(days=MAX_SINCE_DAYS):
+        raise click.BadParameter(f"at most {MAX_SINCE_DAYS} days")
+    return since
 
 
 def _since(value: str, now: datetime) -> datetime:
@@ -54,7 +81,7 @@ def _since(value: str, now: datetime) -> datetime:
 
 
 @hours_cli.command("expire")
-@click.option("--grace-hours", default=24, show_default=True, type=click.IntRange(min=0))
+@click.option("--grace-hours", default=24, show_default=True, type=WholeNumber(0, MAX_GRACE_HOURS))
 @click.option("--dry-run", is_flag=True, help="List what would expire; change nothing.")
 def hours_expire(grace_hours: int, dry_run: bool) -> None:
     """Expire the remaining minutes of lots past their expiry (plus grace)."""
@@ -68,7 +95,7 @@ def hours_expire(grace_hours: int, dry_run: bool) -> None:
 
 
 @hours_cli.command("notify-expiring")
-@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1))
+@click.option("--days", default=7, show_default=True, type=WholeNumber(1, 3650))
 def hours_notify_expiring(days: int) -> None:
     """Email students whose hours expire within --days (once per lot and window)."""
     reminded = notify_expiring(now=utcnow(), days=days)

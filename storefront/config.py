@@ -13,6 +13,7 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 # Keys used against the local Stripe emulator; they are never valid at Stripe.
 EMULATOR_SECRET_KEY = "sk_test_emulator"  # noqa: S105 (the emulator accepts any sk_ key)
 EMULATOR_PUBLISHABLE_KEY = "pk_test_emulator"
+HSTS_ONE_YEAR = 31536000
 
 # Sessions and emailed links are signed with SECRET_KEY: production wants at least this many
 # random bytes, and never the placeholder of .env.example.
@@ -56,6 +57,8 @@ class Config:
     DEFAULT_SECRET_KEY: str | None = None
     # Without real Stripe keys, talk to the local emulator.
     EMULATOR_BY_DEFAULT = True
+    # Strict-Transport-Security max-age; None sends no header (plain-HTTP development).
+    HSTS_SECONDS: int | None = None
 
     @classmethod
     def from_env(cls) -> dict[str, Any]:
@@ -123,14 +126,19 @@ class Config:
             "MAIL_OUTBOX_DIR": _env("MAIL_OUTBOX_DIR"),
             # One shared cache (Redis) keeps every worker's plan list in step; the in-process
             # SimpleCache is for a single process (development, tests).
-            "CACHE_TYPE": _env("CACHE_TYPE", "RedisCache" if _env("CACHE_REDIS_URL")
-                               else "SimpleCache"),
+            # Default (complete_config): RedisCache when CACHE_REDIS_URL is set.
+            "CACHE_TYPE": _env("CACHE_TYPE"),
             "CACHE_REDIS_URL": _env("CACHE_REDIS_URL"),
             "PRICING_CACHE_SECONDS": int(_env("PRICING_CACHE_SECONDS", "3600")),
             "PENDING_PURCHASE_REUSE_MINUTES": 30,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": cls.SESSION_COOKIE_SECURE,
+            "HSTS_SECONDS": cls.HSTS_SECONDS,
+            # Request bodies: 1 MB for the site's forms; the JSON API and the webhook take
+            # 64 KB (storefront/web.py limit_body), far above any real request.
+            "MAX_CONTENT_LENGTH": int(_env("MAX_CONTENT_LENGTH", str(1024 * 1024))),
+            "API_MAX_CONTENT_LENGTH": int(_env("API_MAX_CONTENT_LENGTH", str(64 * 1024))),
             "REMEMBER_COOKIE_HTTPONLY": True,
             "REMEMBER_COOKIE_SAMESITE": "Lax",
             "REMEMBER_COOKIE_SECURE": cls.SESSION_COOKIE_SECURE,
@@ -163,11 +171,20 @@ class ProductionConfig(Config):
     NAME = "production"
     SESSION_COOKIE_SECURE = True
     EMULATOR_BY_DEFAULT = False
+    HSTS_SECONDS = HSTS_ONE_YEAR
+
+
+class StagingConfig(ProductionConfig):
+    """Staging: production's settings and checks, but Stripe test keys (live ones refused)."""
+
+    NAME = "staging"
 
 
 CONFIGS: dict[str, type[Config]] = {
-    c.NAME: c for c in (DevelopmentConfig, TestingConfig, ProductionConfig)
+    c.NAME: c for c in (DevelopmentConfig, TestingConfig, StagingConfig, ProductionConfig)
 }
+# Environments that run with production's settings and startup checks.
+PRODUCTION_LIKE = frozenset({ProductionConfig.NAME, StagingConfig.NAME})
 
 
 def load_config(env_name: str | None = None) -> dict[str, Any]:
@@ -201,18 +218,39 @@ def _is_loopback(url: str) -> bool:
         return False
 
 
-def _check_secret_key(secret_key: str) -> None:
+def _check_secret_key(secret_key: str, env: str) -> None:
     if secret_key == EXAMPLE_SECRET_KEY:
         raise ConfigError("SECRET_KEY is the placeholder from .env.example; generate one "
                           "with: python -c 'import secrets; print(secrets.token_hex(32))'")
     if len(secret_key.encode()) < MIN_SECRET_KEY_BYTES:
-        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production")
+        raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in {env}")
+
+
+def complete_config(config: dict[str, Any]) -> None:
+    """Fill the settings whose default depends on others (after overrides are applied)."""
+    if not config.get("CACHE_TYPE"):
+        config["CACHE_TYPE"] = "RedisCache" if config.get("CACHE_REDIS_URL") else "SimpleCache"
+
+
+def _check_production_services(config: dict[str, Any], env: str) -> None:
+    """What several workers behind a proxy need: known hosts, shared limits, a shared cache."""
+    if not config.get("TRUSTED_HOSTS"):
+        raise ConfigError(f"TRUSTED_HOSTS must be set in the {env} environment "
+                          "(the host names the site answers to, comma-separated)")
+    if not config.get("RATELIMIT_ENABLED"):
+        raise ConfigError(f"RATELIMIT_ENABLED=false is refused in the {env} environment")
+    if (config.get("RATELIMIT_STORAGE_URI") or "memory://").startswith("memory://"):
+        raise ConfigError(f"RATELIMIT_STORAGE_URI must be a shared store (redis://…) in the "
+                          f"{env} environment, not memory://")
+    if not config.get("CACHE_REDIS_URL") or config.get("CACHE_TYPE") != "RedisCache":
+        raise ConfigError(f"CACHE_REDIS_URL must be set in the {env} environment: every "
+                          "worker must see a plan change at once")
 
 
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError, with a one-line reason, for a configuration that must not start."""
     env = config["STOREFRONT_ENV"]
-    production = env == "production"
+    production = env in PRODUCTION_LIKE  # staging runs with production's settings
     required = ["SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY"]
     if production:
         required += ["STRIPE_WEBHOOK_SECRET", "SQLALCHEMY_DATABASE_URI", "MAIL_SERVER",
@@ -221,11 +259,11 @@ def check_config(config: dict[str, Any]) -> None:
         if not config.get(name):
             label = "DATABASE_URL" if name == "SQLALCHEMY_DATABASE_URI" else name
             raise ConfigError(f"{label} must be set in the {env} environment")
-
     if production:
-        _check_secret_key(config["SECRET_KEY"])
+        _check_production_services(config, env)
+        _check_secret_key(config["SECRET_KEY"], env)
         if config.get("PASSWORD_HASH_COST", "strong") != "strong":
-            raise ConfigError("PASSWORD_HASH_COST must be 'strong' in production")
+            raise ConfigError(f"PASSWORD_HASH_COST must be 'strong' in {env}")
 
     secret, publishable = config["STRIPE_SECRET_KEY"], config["STRIPE_PUBLISHABLE_KEY"]
     if not secret.startswith(("sk_", "rk_")):
@@ -233,14 +271,18 @@ def check_config(config: dict[str, Any]) -> None:
     if not publishable.startswith("pk_"):
         raise ConfigError("STRIPE_PUBLISHABLE_KEY must be a Stripe publishable key (pk_…)")
     modes = {_key_mode(secret), _key_mode(publishable)}
-    if production and modes != {"live"}:
+    if env == ProductionConfig.NAME and modes != {"live"}:
         raise ConfigError("production needs live Stripe keys; test keys are refused")
-    if not production and "live" in modes:
+    if env == StagingConfig.NAME and modes != {"test"}:
+        raise ConfigError("staging needs test Stripe keys (sk_test_…, pk_test_…); "
+                          "live keys are refused")
+    if env != ProductionConfig.NAME and "live" in modes:
         raise ConfigError(f"live Stripe keys are refused in the {env} environment")
 
     api_base = config.get("STRIPE_API_BASE")
     if api_base:
         if production:
-            raise ConfigError("STRIPE_API_BASE (the emulator) cannot be used in production")
+            raise ConfigError(f"STRIPE_API_BASE (the emulator) cannot be used in the {env} "
+                              "environment")
         if not _is_loopback(api_base):
             raise ConfigError("STRIPE_API_BASE must be a loopback address (127.0.0.1, ::1)")

@@ -19,12 +19,13 @@ _DETAILS = {
     403: "You do not have permission to perform this action.",
     404: "Not found.",
     405: "Method not allowed.",
+    413: "Request body too large.",
     415: "Unsupported media type: send application/json.",
     429: "Request was throttled. Please try again later.",
     500: "A server error occurred.",
 }
 
-_PAGES = {400, 401, 403, 404, 405, 429, 500}
+_PAGES = {400, 401, 403, 404, 405, 413, 429, 500}
 
 
 def _wants_json() -> bool:

@@ -3,17 +3,20 @@
     python -m storefront.stripe_emulator --port 8420 --state-file instance/localstripe.pickle
 
 localstripe itself binds every interface and keeps its state in /tmp; this wrapper binds
-127.0.0.1 (port 0 picks a free port), prints "listening on 127.0.0.1:PORT" once ready, lets a
-declined PaymentIntent be retried as Stripe does, and declines Stripe's documented test cards
-the way Stripe does (code, decline_code, message, last_payment_error).
+127.0.0.1 (port 0 picks a free port), prints "listening on 127.0.0.1:PORT" once it accepts
+connections (not before: a caller may use it as soon as it reads the line), lets a declined
+PaymentIntent be retried as Stripe does, and declines Stripe's documented test cards the way
+Stripe does (code, decline_code, message, last_payment_error).
 Development and tests only: it is not imported by the app.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import pickle
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -181,10 +184,25 @@ def main(argv: list[str] | None = None) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
-    host, port = sock.getsockname()
     logging.basicConfig(level=logging.INFO, format="stripe-emulator: %(message)s")
-    print(f"listening on {host}:{port}", flush=True)
-    web.run_app(server.app, sock=sock, print=None, access_log=None)
+    asyncio.run(_serve(sock))
+
+
+async def _serve(sock: socket.socket) -> None:
+    """Serve until SIGTERM or SIGINT; announce the address only once connections are accepted."""
+    runner = web.AppRunner(server.app, access_log=None)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await web.SockSite(runner, sock).start()
+        host, port = sock.getsockname()
+        print(f"listening on {host}:{port}", flush=True)  # the launcher reads this line
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 if __name__ == "__main__":

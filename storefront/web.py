@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, has_request_context, url_for
+from flask import Flask, abort, current_app, has_request_context, request, url_for
 from werkzeug.routing import IntegerConverter
 
 from storefront.formatting import hours_display, hours_text, iso_utc, money_display
@@ -13,6 +13,8 @@ MAX_ID = 2**31 - 1
 
 class IdConverter(IntegerConverter):
     """<id:…> in routes: a database id, so larger numbers are a 404, not an overflow."""
+
+    regex = r"[0-9]+"  # the default \d+ also matches "١" and "²"
 
     def __init__(self, url_map, *args, **kwargs) -> None:
         super().__init__(url_map, min=1, max=MAX_ID)
@@ -34,6 +36,19 @@ def absolute_url(endpoint: str, **values) -> str:
         return (base or "http://127.0.0.1:5000").rstrip("/") + path
     with current_app.test_request_context(base_url=base or "http://127.0.0.1:5000/"):
         return url_for(endpoint, _external=True, **values)
+
+
+def limit_body() -> None:
+    """Before a JSON API or webhook view: read the body under API_MAX_CONTENT_LENGTH, or 413.
+
+    A declared length over the limit is refused unread; a chunked body is read only up to the
+    limit. The view then gets the body already read.
+    """
+    limit = current_app.config["API_MAX_CONTENT_LENGTH"]
+    # Werkzeug stops a chunked body at the limit without complaint: read one byte more.
+    request.max_content_length = limit + 1
+    if len(request.get_data()) > limit:
+        abort(413)
 
 
 def _content_security_policy() -> str:
@@ -65,6 +80,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.filters["iso"] = iso_utc
     app.jinja_env.globals["test_mode"] = test_mode
     app.jinja_env.globals["stripe_js_url"] = STRIPE_JS_URL
+    hsts_seconds = app.config["HSTS_SECONDS"]
 
     @app.after_request
     def security_headers(response):
@@ -72,4 +88,7 @@ def register_web(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if hsts_seconds:
+            response.headers.setdefault("Strict-Transport-Security",
+                                        f"max-age={hsts_seconds}; includeSubDomains")
         return response

@@ -147,8 +147,9 @@ def signed_event(
     return payload.encode(), {"Stripe-Signature": header, "Content-Type": "application/json"}
 
 
-def wait_for(predicate, timeout: float = 10.0, interval: float = 0.1):
-    """Poll until predicate() is truthy; return its value or fail after timeout."""
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+    """Poll until predicate() is truthy; return its value or fail after timeout (generous: a
+    loaded CI machine can take many seconds to deliver an emulator's webhook)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

@@ -18,8 +18,16 @@ PRODUCTION = {
     "STRIPE_API_BASE": None,
     "MAIL_SERVER": "smtp.example.com",
     "PUBLIC_BASE_URL": "https://shop.example.com",
+    "TRUSTED_HOSTS": ["shop.example.com"],
+    # Nothing listens here: starting the app must not need Redis to answer.
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:9/0",
+    "RATELIMIT_ENABLED": True,
+    "CACHE_REDIS_URL": "redis://127.0.0.1:9/1",
     **LIVE,
 }
+TEST_KEYS = {"STRIPE_SECRET_KEY": "sk_test_abc123", "STRIPE_PUBLISHABLE_KEY": "pk_test_abc123"}
+STAGING = {**PRODUCTION, "STOREFRONT_ENV": "staging", **TEST_KEYS}
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def _refused(overrides: dict) -> str:
@@ -99,3 +107,65 @@ def test_production_hashes_passwords_with_the_strong_parameters():
     app = create_app(PRODUCTION)
     with app.app_context():
         assert "$argon2id$v=19$m=19456,t=2,p=1$" in hash_password("violet-harbour-lantern-42")
+
+
+@pytest.mark.parametrize("settings", [PRODUCTION, STAGING], ids=["production", "staging"])
+@pytest.mark.parametrize(("override", "named"), [
+    ({"TRUSTED_HOSTS": None}, "TRUSTED_HOSTS"),
+    ({"RATELIMIT_STORAGE_URI": "memory://"}, "RATELIMIT_STORAGE_URI"),
+    ({"RATELIMIT_ENABLED": False}, "RATELIMIT_ENABLED"),
+    ({"CACHE_REDIS_URL": None}, "CACHE_REDIS_URL"),
+    ({"CACHE_TYPE": "SimpleCache"}, "CACHE_REDIS_URL"),
+    ({"SECRET_KEY": None}, "SECRET_KEY"),
+    ({"MAIL_SERVER": None}, "MAIL_SERVER"),
+    ({"PUBLIC_BASE_URL": None}, "PUBLIC_BASE_URL"),
+    ({"SQLALCHEMY_DATABASE_URI": None}, "DATABASE_URL"),
+    ({"STRIPE_API_BASE": "http://127.0.0.1:8420"}, "STRIPE_API_BASE"),
+])
+def test_production_and_staging_refuse_unsafe_settings(settings, override, named):
+    message = _refused({**settings, **override})
+    assert named in message and settings["STOREFRONT_ENV"] in message
+
+
+def test_staging_needs_test_keys():
+    message = _refused({**STAGING, **LIVE})
+    assert "staging" in message and "test Stripe keys" in message
+
+
+def test_staging_runs_with_production_settings_and_test_keys():
+    app = create_app(STAGING)
+    assert app.config["SESSION_COOKIE_SECURE"] is True and app.config["DEBUG"] is False
+    assert app.config["CACHE_TYPE"] == "RedisCache"
+    assert "test_mode" not in app.blueprints
+
+
+def test_staging_is_chosen_by_the_environment(monkeypatch):
+    monkeypatch.setenv("STOREFRONT_ENV", "staging")
+    monkeypatch.setenv("STRIPE_API_BASE", "")
+    assert "must be set in the staging environment" in _refused({})
+
+
+def test_production_plan_cache_is_shared():
+    assert create_app(PRODUCTION).config["CACHE_TYPE"] == "RedisCache"
+
+
+def _get(app, host: str):
+    return app.test_client().get("/api/finances/api/stripe/config/", headers={"Host": host})
+
+
+@pytest.mark.parametrize("settings", [PRODUCTION, STAGING], ids=["production", "staging"])
+def test_hsts_and_trusted_hosts_in_production(settings):
+    app = create_app(settings)
+    response = _get(app, "shop.example.com")
+    assert response.status_code == 401
+    assert response.headers["Strict-Transport-Security"] == HSTS
+    assert _get(app, "evil.example.net").status_code == 400
+
+
+def test_no_hsts_in_development():
+    app = create_app({"STOREFRONT_ENV": "development", "SQLALCHEMY_DATABASE_URI": "sqlite://",
+                      "TRUSTED_HOSTS": ["127.0.0.1"]})
+    response = _get(app, "127.0.0.1")
+    assert response.status_code == 401
+    assert "Strict-Transport-Security" not in response.headers
+    assert _get(app, "evil.example.net").status_code == 400

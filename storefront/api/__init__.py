@@ -1,6 +1,7 @@
-"""The JSON API of API.md, kept for existing clients."""
+"""The JSON API of API.md, kept for existing clients: one blueprint per module."""
 
-from storefront.api import balances, staff  # noqa: F401  (they register routes on bp)
+from storefront.api.balances import bp as balances_bp
+from storefront.api.staff import bp as staff_bp
 from storefront.api.views import bp
 
-__all__ = ["bp"]
+__all__ = ["balances_bp", "bp", "staff_bp"]

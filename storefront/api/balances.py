@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask import abort, jsonify, request, url_for
 from flask_login import current_user, login_required
@@ -15,16 +15,19 @@ from storefront.account.overview import (
     student_overview,
 )
 from storefront.account.students import find_by_email
-from storefront.api.views import bp
+from storefront.api.views import api_blueprint
+from storefront.errors import ValidationError
 from storefront.extensions import db
 from storefront.formatting import amount_text, hours_text, iso_utc
 from storefront.models import Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
-from storefront.validation import FieldError, clean_email
+from storefront.validation import FieldError, clean_email, parse_decimal, parse_int
 
 PREFIX = "/student-balance"
+bp = api_blueprint("api_balances", __name__)
 PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_BOOKING_HOURS = 1000
+MAX_PAGE = 10**6
 
 
 def _student() -> User:
@@ -37,7 +40,7 @@ def _student() -> User:
     try:
         email = clean_email(email)
     except FieldError as error:
-        abort(400, description=f"email: {error}")
+        raise ValidationError.for_fields({"email": [str(error)]}) from None
     return find_by_email(email) or abort(404, description="No student with that email.")
 
 
@@ -101,15 +104,6 @@ def _purchase(purchase: Purchase) -> dict:
     }
 
 
-def _positive_int(name: str, default: int) -> int:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    if not value.isdigit() or not 1 <= int(value) <= 10**6:
-        abort(400, description=f"{name}: must be a positive integer.")
-    return int(value)
-
-
 @bp.get(f"{PREFIX}/history/")
 @login_required
 def balance_history():
@@ -118,11 +112,14 @@ def balance_history():
     status = request.args.get("payment_status") or None
     plan_type = request.args.get("transaction_type") or None
     if status and status not in {s.value for s in PurchaseStatus}:
-        abort(400, description="payment_status: unknown status.")
+        raise ValidationError.for_fields({"payment_status": ["Unknown status."]})
     if plan_type and plan_type not in ("package", "subscription"):
-        abort(400, description="transaction_type: must be package or subscription.")
-    page = _positive_int("page", 1)
-    size = min(_positive_int("page_size", PAGE_SIZE), MAX_PAGE_SIZE)
+        raise ValidationError.for_fields({"transaction_type": [
+            "Must be package or subscription."]})
+    page = parse_int(request.args.get("page"), field="page", minimum=1, maximum=MAX_PAGE,
+                     default=1)
+    size = min(parse_int(request.args.get("page_size"), field="page_size", minimum=1,
+                         maximum=MAX_PAGE, default=PAGE_SIZE), MAX_PAGE_SIZE)
     result = db.paginate(purchase_history(student, status=status, plan_type=plan_type),
                          page=page, per_page=size, error_out=False)
 
@@ -130,7 +127,7 @@ def balance_history():
         if number is None:
             return None
         args = {**request.args.to_dict(), "page": number, "page_size": size}
-        return url_for("api.balance_history", _external=True, **args)
+        return url_for("api_balances.balance_history", _external=True, **args)
 
     return jsonify({
         "count": result.total,
@@ -175,16 +172,12 @@ def _consumption(purchase: Purchase) -> list[dict]:
 def check_booking():
     """Whether a session of duration_hours can be booked with the usable hours."""
     student = _student()
-    try:
-        hours = Decimal(request.args.get("duration_hours", ""))
-    except InvalidOperation:
-        hours = Decimal(0)
-    if not hours.is_finite() or hours <= 0 or hours > MAX_BOOKING_HOURS:
-        abort(400, description=f"duration_hours: must be a number above 0 and at most "
-                               f"{MAX_BOOKING_HOURS}.")
+    hours = parse_decimal(request.args.get("duration_hours"), field="duration_hours",
+                          minimum=Decimal(0), maximum=Decimal(MAX_BOOKING_HOURS))
     required = int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if required < 1:
-        abort(400, description="duration_hours: must be at least one minute (0.02).")
+        raise ValidationError.for_fields({"duration_hours": [
+            "Must be at least one minute (0.02)."]})
     view = student_overview(student, utcnow())
     available = view.available_minutes
     can_book = available >= required > 0

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storefront.errors import ValidationError
-from storefront.validation import FieldError, clean_email, clean_student_name
-
-REQUIRED = "This field is required."
+from storefront.validation import REQUIRED, FieldError, clean_email, clean_int, clean_student_name
 
 
 @dataclass(frozen=True)
@@ -18,18 +16,6 @@ class InitiateRequest:
     email: str
 
 
-def _plan_id(value: Any) -> int:
-    if value is None or value == "":
-        raise FieldError(REQUIRED)
-    if isinstance(value, bool):
-        raise FieldError("A valid integer is required.")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise FieldError("A valid integer is required.")
-
-
 def parse_initiate(body: Any) -> InitiateRequest:
     """The plan id, name and email; any other field (an amount, a price) is ignored."""
     if not isinstance(body, dict):
@@ -37,7 +23,7 @@ def parse_initiate(body: Any) -> InitiateRequest:
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
     try:
-        values["plan_id"] = _plan_id(body.get("plan_id"))
+        values["plan_id"] = clean_int(body.get("plan_id"))
     except FieldError as error:
         errors["plan_id"] = [str(error)]
 

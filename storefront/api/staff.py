@@ -8,7 +8,7 @@ from flask import jsonify, request
 
 from storefront import ledger
 from storefront.account.students import find_by_email
-from storefront.api.views import bp
+from storefront.api.views import api_blueprint
 from storefront.errors import NotFound, StorefrontError, ValidationError
 from storefront.extensions import db
 from storefront.formatting import hours_text, iso_utc
@@ -16,11 +16,15 @@ from storefront.models import LedgerEntry, User
 from storefront.models.base import utcnow
 from storefront.purchases import refunds
 from storefront.purchases.refunds import purchase_by_id
-from storefront.staff.access import staff_required
+from storefront.staff.access import only_staff
+from storefront.staff.forms import MAX_EXTENSION_DAYS, MAX_GRACE_HOURS, MAX_SESSION_HOURS
 from storefront.staff.queries import lots_past_expiry
-from storefront.validation import FieldError, clean_email
+from storefront.validation import FieldError, clean_email, parse_int
 
 ADMIN = "/admin"
+bp = api_blueprint("api_staff", __name__)
+bp.before_request(only_staff)
+MAX_SESSION_MINUTES = MAX_SESSION_HOURS * 60
 
 
 def _body() -> dict:
@@ -28,16 +32,6 @@ def _body() -> dict:
     if not isinstance(body, dict):
         raise ValidationError.for_fields({"non_field_errors": ["Send a JSON object."]})
     return body
-
-
-def _int(value, name: str, *, minimum: int = 0, default: int | None = None) -> int:
-    if value is None and default is not None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise ValidationError.for_fields({name: ["A valid whole number is required."]})
-    if int(value) < minimum:
-        raise ValidationError.for_fields({name: [f"Must be at least {minimum}."]})
-    return int(value)
 
 
 def _student_by_email(value) -> User:
@@ -62,7 +56,7 @@ def _error(error: StorefrontError, **extra):
 
 
 def _grace(value) -> int:
-    return _int(value, "grace_hours", default=24)
+    return parse_int(value, field="grace_hours", minimum=0, maximum=MAX_GRACE_HOURS, default=24)
 
 
 def _expired_packages(grace_hours: int) -> list[dict]:
@@ -74,7 +68,6 @@ def _expired_packages(grace_hours: int) -> list[dict]:
 
 
 @bp.get(f"{ADMIN}/expired-packages/")
-@staff_required
 def expired_packages():
     """Packages past expiry (plus grace) that still hold hours."""
     try:
@@ -86,7 +79,6 @@ def expired_packages():
 
 
 @bp.post(f"{ADMIN}/process-expired-packages/")
-@staff_required
 def process_expired_packages():
     """Expire them (idempotent); dry_run only lists."""
     try:
@@ -107,12 +99,12 @@ def process_expired_packages():
 
 
 @bp.post(f"{ADMIN}/packages/<id:purchase_id>/extend/")
-@staff_required
 def extend_package(purchase_id: int):
     """Move a package's expiry later, with a reason kept in the ledger."""
     try:
         body = _body()
-        days = _int(body.get("extension_days"), "extension_days", minimum=1)
+        days = parse_int(body.get("extension_days"), field="extension_days", minimum=1,
+                         maximum=MAX_EXTENSION_DAYS)
         reason = body.get("reason")
         purchase = purchase_by_id(purchase_id)
         entry = refunds.extend_package(purchase=purchase, days=days,
@@ -126,13 +118,13 @@ def extend_package(purchase_id: int):
 
 
 @bp.post(f"{ADMIN}/consume/")
-@staff_required
 def consume():
     """Record a session: 201 with the entries; 200 with the original ones on a repeat."""
     try:
         body = _body()
         student = _student_by_email(body.get("email"))
-        minutes = _int(body.get("minutes"), "minutes", minimum=1)
+        minutes = parse_int(body.get("minutes"), field="minutes", minimum=1,
+                            maximum=MAX_SESSION_MINUTES)
         session_ref = body.get("session_ref")
         if not isinstance(session_ref, str) or not 1 <= len(session_ref.strip()) <= 200:
             raise ValidationError.for_fields({"session_ref": ["This field is required."]})
@@ -163,7 +155,6 @@ def _session_owner(session_ref: str, body: dict) -> int:
 
 
 @bp.post(f"{ADMIN}/consume/<path:session_ref>/cancel/")
-@staff_required
 def cancel_consume(session_ref: str):
     """Cancel a recorded session: its minutes return to unexpired lots. Session references
     are per student: {"email": …} names the student when several used the same one."""

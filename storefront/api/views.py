@@ -22,14 +22,13 @@ from storefront.models import Purchase
 from storefront.payments.errors import PaymentError
 from storefront.purchases import initiate_purchase
 from storefront.ratelimits import initiate_limits
+from storefront.web import limit_body
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("api", __name__, url_prefix="/api/finances/api")
-csrf.exempt(bp)
+PREFIX = "/api/finances/api"
 
 
-@bp.before_request
 def check_post_origin() -> None:
     """CSRF for logged-in sessions; JSON-only for anonymous callers."""
     if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
@@ -38,6 +37,18 @@ def check_post_origin() -> None:
         csrf.protect()
     elif not request.is_json:
         abort(415)
+
+
+def api_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint of the JSON API: under its prefix, bodies bounded, POSTs checked."""
+    blueprint = Blueprint(name, import_name, url_prefix=PREFIX)
+    csrf.exempt(blueprint)
+    blueprint.before_request(limit_body)  # before anything reads the body
+    blueprint.before_request(check_post_origin)
+    return blueprint
+
+
+bp = api_blueprint("api", __name__)
 
 
 @bp.get("/pricing-plans/")

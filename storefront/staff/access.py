@@ -18,3 +18,8 @@ def staff_required(view):
         return view(*args, **kwargs)
 
     return wrapper
+
+
+@staff_required
+def only_staff() -> None:
+    """A blueprint's before_request hook: every page of it is for staff only."""

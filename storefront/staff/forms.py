@@ -6,20 +6,18 @@ import uuid
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    DecimalField,
-    HiddenField,
-    IntegerField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from storefront.catalog.services import VALIDITY_RULE
+from storefront.ledger.lots import MAX_EXTENSION_DAYS
 from storefront.models.catalog import MAX_VALIDITY_DAYS
+from storefront.validation import DecimalNumberField, WholeNumberField
+
+# Bounds shared with the staff API and the commands.
+MAX_GRACE_HOURS = 24 * 365
+MAX_SESSION_HOURS = 24
 
 
 def to_minutes(hours: Decimal) -> int:
@@ -37,8 +35,8 @@ class RequestKeyMixin:
 
 
 class SessionForm(FlaskForm):
-    hours = DecimalField("Hours", places=2, validators=[
-        InputRequired(), NumberRange(min=Decimal("0.01"), max=Decimal("24"))])
+    hours = DecimalNumberField("Hours", places=2, validators=[
+        InputRequired(), NumberRange(min=Decimal("0.01"), max=Decimal(MAX_SESSION_HOURS))])
     session_ref = StringField("Session reference", validators=[InputRequired(), Length(max=200)])
 
 
@@ -47,19 +45,20 @@ class CancelSessionForm(FlaskForm):
 
 
 class ExtendForm(RequestKeyMixin, FlaskForm):
-    days = IntegerField("Days", validators=[InputRequired(), NumberRange(min=1, max=365)])
+    days = WholeNumberField("Days", validators=[
+        InputRequired(), NumberRange(min=1, max=MAX_EXTENSION_DAYS)])
     reason = StringField("Reason", validators=[InputRequired(), Length(max=500)])
 
 
 class RefundForm(RequestKeyMixin, FlaskForm):
-    amount = DecimalField("Amount (€)", places=2, validators=[
+    amount = DecimalNumberField("Amount (€)", places=2, validators=[
         InputRequired(), NumberRange(min=Decimal("0.01"))])
     reason = StringField("Reason", validators=[Optional(), Length(max=500)])
 
 
 class ExpiryForm(FlaskForm):
-    grace_hours = IntegerField("Grace (hours)", default=24,
-                               validators=[InputRequired(), NumberRange(min=0, max=24 * 365)])
+    grace_hours = WholeNumberField("Grace (hours)", default=24, validators=[
+        InputRequired(), NumberRange(min=0, max=MAX_GRACE_HOURS)])
 
 
 class PlanForm(FlaskForm):
@@ -67,10 +66,10 @@ class PlanForm(FlaskForm):
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
     plan_type = SelectField("Type", choices=[SelectChoice("package", "Package"),
                                               SelectChoice("subscription", "Subscription")])
-    hours_included = DecimalField("Hours", places=2, validators=[InputRequired()])
-    price = DecimalField("Price (€)", places=2, validators=[InputRequired()])
-    validity_days = IntegerField("Valid for (days)", validators=[
+    hours_included = DecimalNumberField("Hours", places=2, validators=[InputRequired()])
+    price = DecimalNumberField("Price (€)", places=2, validators=[InputRequired()])
+    validity_days = WholeNumberField("Valid for (days)", validators=[
         Optional(), NumberRange(min=1, max=MAX_VALIDITY_DAYS, message=VALIDITY_RULE)])
-    display_order = IntegerField("Order", default=0, validators=[InputRequired()])
+    display_order = WholeNumberField("Order", default=0, validators=[InputRequired()])
     is_featured = BooleanField("Most popular")
     is_active = BooleanField("On sale", default=True)

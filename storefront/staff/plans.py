@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
 from storefront.catalog.services import PlanChanges, all_plans, save_plan
 from storefront.errors import ValidationError
 from storefront.extensions import db
 from storefront.formatting import amount_text, hours_text
 from storefront.models import PricingPlan
+from storefront.staff.access import only_staff
 from storefront.staff.forms import PlanForm, to_minor, to_minutes
-from storefront.staff.views import bp
+
+bp = Blueprint("staff_plans", __name__, url_prefix="/staff")
+bp.before_request(only_staff)
 
 
 @bp.get("/plans")
@@ -45,7 +48,7 @@ def _edit(plan: PricingPlan | None):
             error = refusal.first_message
         else:
             flash(f"Plan “{saved.name}” saved.", "success")
-            return redirect(url_for("staff.plans"))
+            return redirect(url_for("staff_plans.plans"))
     elif form.errors:
         field, messages = next(iter(form.errors.items()))
         error = f"{getattr(form, field).label.text}: {messages[0]}"

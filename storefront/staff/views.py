@@ -20,8 +20,9 @@ from storefront.purchases.refunds import (
     refundable_minor,
     request_refund,
 )
-from storefront.staff.access import staff_required
+from storefront.staff.access import only_staff
 from storefront.staff.forms import (
+    MAX_GRACE_HOURS,
     CancelSessionForm,
     ExpiryForm,
     ExtendForm,
@@ -36,14 +37,10 @@ from storefront.staff.queries import (
     student_ledger,
     student_lots,
 )
+from storefront.validation import FieldError, clean_int
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
-
-
-@bp.before_request
-@staff_required
-def only_staff() -> None:
-    """Every page here is for staff only."""
+bp.before_request(only_staff)
 
 
 def _student(student_id: int) -> User:
@@ -176,8 +173,13 @@ def expiry():
         flash(f"Expired {hours_text(sum(e.minutes for e in expired))} hours in "
               f"{len(expired)} package(s).", "success")
         return redirect(url_for("staff.expiry", grace_hours=form.grace_hours.data))
-    grace = request.args.get("grace_hours", "24")
-    form.grace_hours.data = int(grace) if grace.isdigit() and int(grace) <= 24 * 365 else 24
+    if form.errors:
+        flash(_first_error(form), "error")
+    try:
+        form.grace_hours.data = clean_int(request.args.get("grace_hours", "24"), minimum=0,
+                                          maximum=MAX_GRACE_HOURS)
+    except FieldError:
+        form.grace_hours.data = 24
     overdue = lots_past_expiry(utcnow(), timedelta(hours=form.grace_hours.data))
     return render_template("staff/expiry.html", form=form, overdue=overdue)
 

@@ -10,20 +10,29 @@ import logging
 
 from flask import Blueprint, request
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from storefront.extensions import csrf, db, limiter
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 from storefront.purchases import PurchaseNotVisibleYet
+from storefront.web import limit_body
 from storefront.webhooks.handlers import already_received, record_and_apply
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__)
+bp.before_request(limit_body)
 
 
 def _text(body: str, status: int):
     return body, status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge):
+    """Stripe's events are a few kilobytes; a larger body is refused unread."""
+    return _text("Request body too large.", 413)
 
 
 @bp.post("/api/finances/webhooks/stripe/")

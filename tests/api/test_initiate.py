@@ -88,7 +88,7 @@ def test_pending_purchase_older_than_30_minutes_is_not_reused(app, client, seede
         (body("one"), "plan_id", "A valid integer is required."),
         (body(True), "plan_id", "A valid integer is required."),
         (body(99999), "plan_id", "Pricing plan not found."),
-        (body(10**23), "plan_id", "Pricing plan not found."),
+        (body(10**23), "plan_id", "Ensure this value is less than or equal to 2147483647."),
         (body(0), "plan_id", "Pricing plan not found."),
         (body("PLAN", name=""), "student_info.name", "This field is required."),
         (body("PLAN", name="   "), "student_info.name", "This field is required."),

@@ -118,7 +118,7 @@ def test_check_booking(client, sam, duration, can_book, after):
                                    "?duration_hours=1e30", "?duration_hours=0.001"])
 def test_check_booking_needs_a_positive_duration(client, sam, query):
     response = client.get(BASE + "check-booking/" + query)
-    assert response.status_code == 400 and "duration_hours" in response.get_json()["detail"]
+    assert response.status_code == 400 and "duration_hours" in response.get_json()["field_errors"]
 
 
 def test_check_booking_without_packages(client, make_user):

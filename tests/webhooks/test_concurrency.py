@@ -103,7 +103,7 @@ def test_emulator_webhook_credits_after_payment(app, client, seeded, stripe_emul
     """The whole offline loop: the emulator itself signs and delivers the event."""
     started = start_purchase(client, seeded["Basic Package"])
     pay(stripe_emulator, started["payment_intent_id"])
-    wait_for(lambda: _credits(app, started["transaction_id"])[0] == "completed", timeout=15)
+    wait_for(lambda: _credits(app, started["transaction_id"])[0] == "completed")
     assert _credits(app, started["transaction_id"]) == ("completed", 1, 300)
     with app.app_context():
         event = db.session.scalars(db.select(WebhookEvent)).one()
