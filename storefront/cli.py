@@ -108,7 +108,7 @@ def hours_notify_expiring(days: int) -> None:
               help="How far back: 72h, 3d, 90m, or a moment: 2026-01-31T12:00:00Z.")
 def stripe_reconcile(since: str) -> None:
     """Fulfil paid PaymentIntents we missed, apply refunds, report mismatches and payments
-    that could not be settled (exit 1; exit 2 when Stripe cannot be reached)."""
+    that could not be settled (exit 1; exit 2 when Stripe cannot be used at all)."""
     try:
         report = reconcile(_since(since, utcnow()), checkpoint=db.session.commit)
     except PaymentError as error:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
@@ -64,22 +65,42 @@ class Emulator:
 
 class StripeStub:
     """A local HTTP server answering every request with one Stripe-shaped JSON response,
-    for Stripe behaviours the emulator cannot produce (rate limits, API errors)."""
+    for Stripe behaviours the emulator cannot produce (rate limits, API errors). With
+    `forward_to(emulator)`, it passes requests on to the emulator instead, except the paths
+    given to `respond_at`, which get their own answer."""
 
     def __init__(self) -> None:
         self.status = 200
         self.body: object = {}
         self.requests: list[str] = []
+        self.upstream: str | None = None
+        self.answers: dict[str, tuple[int, object]] = {}
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            def _forward(self, body: bytes) -> tuple[int, bytes]:
+                request = urllib.request.Request(
+                    stub.upstream + self.path, data=body or None, method=self.command,
+                    headers={k: v for k, v in self.headers.items()
+                             if k.lower() in ("authorization", "content-type",
+                                              "idempotency-key", "stripe-version")})
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        return response.status, response.read()
+                except urllib.error.HTTPError as error:
+                    return error.code, error.read()
+
             def _answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
+                body = self.rfile.read(length)
                 stub.requests.append(f"{self.command} {self.path}")
-                payload = stub.body if isinstance(stub.body, bytes) else json.dumps(stub.body)
+                status, answer = stub.answers.get(self.path.split("?")[0],
+                                                  (stub.status, stub.body))
+                if stub.upstream and self.path.split("?")[0] not in stub.answers:
+                    status, answer = self._forward(body)
+                payload = answer if isinstance(answer, bytes) else json.dumps(answer)
                 data = payload if isinstance(payload, bytes) else payload.encode()
-                self.send_response(stub.status)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Request-Id", "req_stub")
                 self.send_header("Content-Length", str(len(data)))
@@ -98,6 +119,12 @@ class StripeStub:
 
     def respond(self, status: int, body: object) -> None:
         self.status, self.body = status, body
+
+    def forward_to(self, emulator: Emulator) -> None:
+        self.upstream = emulator.base_url
+
+    def respond_at(self, path: str, status: int, body: object) -> None:
+        self.answers[path] = (status, body)
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -193,3 +193,40 @@ def test_a_reminder_that_could_not_be_sent_goes_out_next_run(make_app, buy, mail
         report = deliver_due(now=utcnow() + timedelta(minutes=1), commit=db.session.commit)
     assert report.sent == 1
     assert len(mailbox.messages) == 1
+
+
+def test_reconcile_reports_a_payment_stripe_cannot_look_up_and_goes_on(
+        make_app, app, client, seeded, stripe_emulator, stripe_stub, student_id):
+    from tests.support import stripe_error
+
+    unknown = start_purchase(client, seeded["Basic Package"], email="sam@example.com")
+    normal = start_purchase(client, seeded["Standard Package"], email="sam@example.com")
+    for started in (unknown, normal):
+        pay(stripe_emulator, started["payment_intent_id"])  # webhooks lost
+    # Stripe lists both payments but cannot look one of them up.
+    stripe_stub.forward_to(stripe_emulator)
+    stripe_stub.respond_at(f"/v1/payment_intents/{unknown['payment_intent_id']}", 404,
+                           stripe_error("invalid_request_error", "No such payment_intent",
+                                        code="resource_missing"))
+    through_stub = make_app(STRIPE_API_BASE=stripe_stub.base_url)
+    result = through_stub.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", "1h"])
+    assert result.exit_code == 1, result.output
+    assert f"FAILED purchase {unknown['transaction_id']}" in result.output
+    assert f"purchase {normal['transaction_id']} ({normal['payment_intent_id']}): " \
+        "hours credited" in result.output
+    assert "1 fulfilled" in result.output and "1 failure(s)" in result.output
+    assert minutes(app, student_id()) == 600
+
+
+def test_reconcile_stops_when_stripe_refuses_every_request(make_app, client, seeded,
+                                                           stripe_emulator, stripe_stub):
+    from tests.support import stripe_error
+
+    started = start_purchase(client, seeded["Basic Package"], email="sam@example.com")
+    pay(stripe_emulator, started["payment_intent_id"])
+    stripe_stub.forward_to(stripe_emulator)
+    stripe_stub.respond_at(f"/v1/payment_intents/{started['payment_intent_id']}", 429,
+                           stripe_error("rate_limit_error", "Too many requests"))
+    through_stub = make_app(STRIPE_API_BASE=stripe_stub.base_url)
+    result = through_stub.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", "1h"])
+    assert result.exit_code == 2 and "(rate_limit_error)" in result.output

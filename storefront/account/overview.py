@@ -44,7 +44,7 @@ class Package:
 
 
 @dataclass(frozen=True)
-class Session:
+class TutoringSession:
     """A tutoring session that used hours (net of any cancellation)."""
 
     reference: str
@@ -66,7 +66,7 @@ class Overview:
     active: list[Package]
     expired: list[Package]
     used_up: list[Package]
-    sessions: list[Session]
+    sessions: list[TutoringSession]
 
     @property
     def upcoming_expirations(self) -> list[Package]:
@@ -125,8 +125,9 @@ def student_overview(student: User, now: datetime) -> Overview:
             used_up.append(package)
 
     session_list = [
-        Session(reference=ref, minutes=-sum(e.minutes for e in group), at=group[0].created_at,
-                cancelled=any(e.kind == EntryKind.CONSUMPTION_REVERSAL.value for e in group))
+        TutoringSession(
+            reference=ref, minutes=-sum(e.minutes for e in group), at=group[0].created_at,
+            cancelled=any(e.kind == EntryKind.CONSUMPTION_REVERSAL.value for e in group))
         for ref, group in sessions.items()
     ]
     session_list.sort(key=lambda s: s.at, reverse=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from flask import abort, jsonify, request, url_for
 from flask_login import current_user, login_required
@@ -21,6 +21,7 @@ from storefront.extensions import db
 from storefront.formatting import amount_text, hours_text, iso_utc
 from storefront.models import Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
+from storefront.rounding import hours_to_minutes
 from storefront.validation import FieldError, clean_email, parse_decimal, parse_int
 
 PREFIX = "/student-balance"
@@ -174,7 +175,7 @@ def check_booking():
     student = _student()
     hours = parse_decimal(request.args.get("duration_hours"), field="duration_hours",
                           minimum=Decimal(0), maximum=Decimal(MAX_BOOKING_HOURS))
-    required = int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    required = hours_to_minutes(hours)
     if required < 1:
         raise ValidationError.for_fields({"duration_hours": [
             "Must be at least one minute (0.02)."]})

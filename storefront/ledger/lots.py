@@ -34,14 +34,27 @@ def _sum(lot: Lot, kind: EntryKind) -> int:
         LedgerEntry.lot_id == lot.id, LedgerEntry.kind == kind.value)))
 
 
+def _closing_keys(dispute_id: str) -> tuple[str, ...]:
+    return (f"dispute_won:{dispute_id}", f"dispute_loss:{dispute_id}",
+            f"dispute_release:{dispute_id}")  # the last alone: a win before dispute_won
+
+
 def _open_dispute(lot: Lot) -> str | None:
-    """The id of the dispute holding this lot's minutes, if one is open."""
-    if lot.minutes_on_hold == 0:
-        return None
-    return db.session.scalars(
-        select(LedgerEntry.reference).where(
-            LedgerEntry.lot_id == lot.id, LedgerEntry.kind == EntryKind.DISPUTE_HOLD.value)
-        .order_by(LedgerEntry.id.desc())).first()
+    """The id of the dispute open on this lot, if one is: the ledger recorded its opening
+    (or, before such records, its hold) and not its end. Read from the records, not from
+    the minutes on hold, which may be none."""
+    rows = db.session.execute(
+        select(LedgerEntry.kind, LedgerEntry.reference, LedgerEntry.idempotency_key).where(
+            LedgerEntry.lot_id == lot.id,
+            LedgerEntry.kind.in_([EntryKind.DISPUTE_OPENED.value, EntryKind.DISPUTE_HOLD.value,
+                                  EntryKind.DISPUTE_WON.value, EntryKind.DISPUTE_LOSS.value,
+                                  EntryKind.DISPUTE_RELEASE.value]))
+        .order_by(LedgerEntry.id)).all()
+    closed = {reference for _, reference, key in rows if key in _closing_keys(reference)}
+    opened = [reference for kind, reference, _ in rows
+              if kind in (EntryKind.DISPUTE_OPENED.value, EntryKind.DISPUTE_HOLD.value)
+              and reference not in closed]
+    return opened[-1] if opened else None
 
 
 def return_minutes(lot: Lot, balance, minutes: int, key: str,
@@ -164,45 +177,50 @@ def reverse_refunded_share(purchase: Purchase, refunded_minor: int) -> LedgerEnt
     return entry
 
 
+def _dispute_recorded(dispute_id: str) -> bool:
+    """Whether the ledger already recorded this dispute's opening (or, before such
+    records, its hold)."""
+    return (_existing(f"dispute_opened:{dispute_id}") is not None
+            or _existing(f"dispute_hold:{dispute_id}") is not None)
+
+
 def hold_for_dispute(purchase: Purchase, dispute_id: str) -> LedgerEntry | None:
-    """Put the lot's remaining minutes on hold while a dispute is open (once per dispute)."""
-    key = f"dispute_hold:{dispute_id}"
+    """Record that a dispute opened over the lot's payment and hold the lot's remaining
+    minutes, if any (once per dispute). Returns the opening record."""
     balance = lock_balance(purchase.student_id)
-    if _existing(key) is not None:
+    if _dispute_recorded(dispute_id):
         return None
     lot = lot_of(purchase)
+    opened = _entry(lot, EntryKind.DISPUTE_OPENED, 0, dispute_id, f"dispute_opened:{dispute_id}",
+                    note=f"{lot.minutes_remaining} minutes held")
     held = lot.minutes_remaining
-    if held == 0:
-        return None
-    entry = _entry(lot, EntryKind.DISPUTE_HOLD, -held, dispute_id, key)
-    lot.minutes_remaining, lot.minutes_on_hold = 0, lot.minutes_on_hold + held
-    balance.available_minutes -= held
+    if held > 0:
+        _entry(lot, EntryKind.DISPUTE_HOLD, -held, dispute_id, f"dispute_hold:{dispute_id}")
+        lot.minutes_remaining, lot.minutes_on_hold = 0, lot.minutes_on_hold + held
+        balance.available_minutes -= held
     db.session.flush()
-    return entry
-
-
-def _held_by(dispute_id: str) -> LedgerEntry | None:
-    return _existing(f"dispute_hold:{dispute_id}")
+    return opened
 
 
 def close_dispute(purchase: Purchase, dispute_id: str, *, won: bool) -> LedgerEntry | None:
-    """Won (or an inquiry closed): the held minutes come back. Lost: they are voided.
-    Once per dispute."""
+    """Won (or an inquiry closed): the held minutes come back. Lost: they are voided, and
+    minutes of sessions cancelled later stay used. Either way a record says so, even with
+    nothing held. Once per dispute; a close heard without its opening records both."""
     balance = lock_balance(purchase.student_id)
-    if _held_by(dispute_id) is None:
+    if any(_existing(key) is not None for key in _closing_keys(dispute_id)):
         return None
-    if (_existing(f"dispute_release:{dispute_id}") or _existing(f"dispute_loss:{dispute_id}")):
-        return None
+    hold_for_dispute(purchase, dispute_id)
     lot = lot_of(purchase)
     held = lot.minutes_on_hold
     lot.minutes_on_hold = 0
-    if won and held == 0:
-        return None
     if won:
-        entry = _entry(lot, EntryKind.DISPUTE_RELEASE, held, dispute_id,
-                       f"dispute_release:{dispute_id}")
-        lot.minutes_remaining += held
-        balance.available_minutes += held
+        if held > 0:
+            _entry(lot, EntryKind.DISPUTE_RELEASE, held, dispute_id,
+                   f"dispute_release:{dispute_id}")
+            lot.minutes_remaining += held
+            balance.available_minutes += held
+        entry = _entry(lot, EntryKind.DISPUTE_WON, 0, dispute_id, f"dispute_won:{dispute_id}",
+                       note=f"{held} minutes released")
     else:
         entry = _entry(lot, EntryKind.DISPUTE_LOSS, 0, dispute_id, f"dispute_loss:{dispute_id}",
                        note=f"{held} minutes voided")

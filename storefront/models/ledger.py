@@ -35,15 +35,20 @@ class EntryKind(enum.StrEnum):
     DISPUTE_HOLD = "dispute_hold"
     DISPUTE_RELEASE = "dispute_release"
     # Records without minutes: a new expiry date, a lost dispute's held minutes voided, a
-    # cancelled session's minutes that stay used (their lot had expired or was lost).
+    # cancelled session's minutes that stay used (their lot had expired or was lost), a
+    # dispute opened over the lot's payment and one closed in the student's favour (whether
+    # or not it held minutes: these records, not the minutes, say a dispute is open).
     EXPIRY_EXTENSION = "expiry_extension"
     DISPUTE_LOSS = "dispute_loss"
     CANCELLATION_UNRETURNED = "cancellation_unreturned"
+    DISPUTE_OPENED = "dispute_opened"
+    DISPUTE_WON = "dispute_won"
 
 
 _KINDS = ", ".join(f"'{k.value}'" for k in EntryKind)
 RECORD_KINDS = (EntryKind.EXPIRY_EXTENSION.value, EntryKind.DISPUTE_LOSS.value,
-                EntryKind.CANCELLATION_UNRETURNED.value)
+                EntryKind.CANCELLATION_UNRETURNED.value, EntryKind.DISPUTE_OPENED.value,
+                EntryKind.DISPUTE_WON.value)
 # Entries written for a tutoring session carry its reference in `session_ref`: its
 # consumption, and what its cancellation wrote (reversal, refunded share, hold, unreturned).
 SESSION_KINDS = (EntryKind.CONSUMPTION.value, EntryKind.CONSUMPTION_REVERSAL.value,

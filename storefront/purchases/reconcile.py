@@ -16,6 +16,9 @@ from storefront.purchases.lookup import purchase_for_intent
 from storefront.purchases.refunds import record_refunded_total
 
 log = logging.getLogger(__name__)
+# Errors that mean Stripe cannot be used for any payment: the run stops (exit 2). Any other
+# Stripe error concerns the one payment, which is reported, and the run goes on.
+STRIPE_UNUSABLE = frozenset({"api_connection_error", "authentication_error", "rate_limit_error"})
 
 
 @dataclass
@@ -30,20 +33,28 @@ class ReconcileReport:
 
 def _isolated(report: ReconcileReport, what: str, work: Callable[[], None]) -> None:
     """Do one payment's work in a savepoint: if it fails, only its changes are undone, the
-    failure is reported and the run goes on. Stripe being unreachable still stops the run."""
+    failure is reported and the run goes on. Stripe being unusable (STRIPE_UNUSABLE) still
+    stops the run."""
     lines = [report.fulfilled, report.updated, report.refunds, report.mismatches]
     counts = [len(found) for found in lines]
     try:
         with db.session.begin_nested():
             work()
             db.session.flush()
-    except PaymentError:
-        raise
+    except PaymentError as error:
+        if error.error_type in STRIPE_UNUSABLE:
+            raise
+        _undo_report(report, lines, counts, what, f"Stripe said {error.error_type}")
     except Exception as error:  # noqa: BLE001  (one bad purchase must not stop the rest)
-        log.exception("reconcile: %s could not be settled", what)
-        for found, count in zip(lines, counts, strict=True):
-            del found[count:]  # what it reported was undone
-        report.failures.append(f"{what}: {type(error).__name__} (see the log)")
+        _undo_report(report, lines, counts, what, type(error).__name__)
+
+
+def _undo_report(report: ReconcileReport, lines: list[list[str]], counts: list[int], what: str,
+                 why: str) -> None:
+    log.exception("reconcile: %s could not be settled", what)
+    for found, count in zip(lines, counts, strict=True):
+        del found[count:]  # what it reported was undone
+    report.failures.append(f"{what}: {why} (see the log)")
 
 
 def _apply_refunds(purchase: Purchase, report: ReconcileReport) -> None:

@@ -20,10 +20,6 @@ MAX_GRACE_HOURS = 24 * 365
 MAX_SESSION_HOURS = 24
 
 
-def to_minutes(hours: Decimal) -> int:
-    return int((hours * 60).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
 def to_minor(amount: Decimal) -> int:
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 

@@ -11,8 +11,9 @@ from storefront.errors import ValidationError
 from storefront.extensions import db
 from storefront.formatting import amount_text, hours_text
 from storefront.models import PricingPlan
+from storefront.rounding import hours_to_minutes
 from storefront.staff.access import only_staff
-from storefront.staff.forms import PlanForm, to_minor, to_minutes
+from storefront.staff.forms import PlanForm, to_minor
 
 bp = Blueprint("staff_plans", __name__, url_prefix="/staff")
 bp.before_request(only_staff)
@@ -26,7 +27,8 @@ def plans():
 def _changes(form: PlanForm) -> PlanChanges:
     return PlanChanges(
         name=form.name.data or "", description=form.description.data or "",
-        plan_type=form.plan_type.data, minutes_included=to_minutes(form.hours_included.data),
+        plan_type=form.plan_type.data,
+        minutes_included=hours_to_minutes(form.hours_included.data),
         price_minor=to_minor(form.price.data), validity_days=form.validity_days.data,
         display_order=form.display_order.data, is_featured=form.is_featured.data,
         is_active=form.is_active.data,

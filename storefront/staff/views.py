@@ -20,6 +20,7 @@ from storefront.purchases.refunds import (
     refundable_minor,
     request_refund,
 )
+from storefront.rounding import hours_to_minutes
 from storefront.staff.access import only_staff
 from storefront.staff.forms import (
     MAX_GRACE_HOURS,
@@ -29,7 +30,6 @@ from storefront.staff.forms import (
     RefundForm,
     SessionForm,
     to_minor,
-    to_minutes,
 )
 from storefront.staff.queries import (
     find_students,
@@ -101,7 +101,7 @@ def record_session(student_id: int):
     form = SessionForm()
     if not form.validate():
         return _refused(form, student_id)
-    minutes = to_minutes(form.hours.data)
+    minutes = hours_to_minutes(form.hours.data)
     try:
         result = ledger.consume_minutes(student_id=user.id, minutes=minutes,
                                         session_ref=form.session_ref.data.strip(), now=utcnow())

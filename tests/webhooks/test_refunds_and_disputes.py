@@ -160,3 +160,36 @@ def test_partially_refunded_purchase_keeps_its_receipt_and_summary(app, client, 
     assert summary["balance_summary"]["remaining_hours"] == "7.50"
     listed = client.get("/api/finances/api/student-balance/purchases/?active_only=true")
     assert [r["payment_status"] for r in listed.get_json()["results"]] == ["partially_refunded"]
+
+
+def cancel(app, email, ref):
+    from storefront.models import Balance, User
+
+    with app.app_context():
+        student = db.session.scalars(db.select(User.id).where(User.email == email)).one()
+        ledger.cancel_consumption(student_id=student, session_ref=ref, now=utcnow())
+        db.session.commit()
+        return db.session.get(Balance, student).available_minutes
+
+
+def test_lost_dispute_over_used_hours_keeps_a_cancelled_session_used(app, client, buy,
+                                                                     stripe_emulator):
+    purchase = buy("Basic Package")  # 300 min
+    consume(app, "sam@example.com", 300, "s1")
+    opened = _dispute(app, purchase, stripe_emulator, "needs_response")
+    deliver(client, "charge.dispute.created", opened)
+    deliver(client, "charge.dispute.closed", {**opened, "status": "lost"})
+    assert cancel(app, "sam@example.com", "s1") == 0  # the bank took the money back
+    assert state(app, purchase) == ("completed", 0, 0, 0)
+
+
+def test_session_cancelled_during_a_dispute_over_used_hours_is_held_until_it_is_won(
+        app, client, buy, stripe_emulator):
+    purchase = buy("Basic Package")
+    consume(app, "sam@example.com", 300, "s1")
+    opened = _dispute(app, purchase, stripe_emulator, "needs_response")
+    deliver(client, "charge.dispute.created", opened)
+    assert cancel(app, "sam@example.com", "s1") == 0
+    assert state(app, purchase) == ("completed", 0, 0, 300)
+    deliver(client, "charge.dispute.closed", {**opened, "status": "won"})
+    assert state(app, purchase) == ("completed", 0, 300, 0)
