@@ -67,6 +67,7 @@ class Config:
         publishable_key = _env("STRIPE_PUBLISHABLE_KEY")
         api_base = _env("STRIPE_API_BASE")
         emulator_port = int(_env("STRIPE_EMULATOR_PORT", "8420"))
+        decline_limit = int(_env("PAYMENT_DECLINE_LIMIT", "5"))
         if secret_key is None and cls.EMULATOR_BY_DEFAULT:
             secret_key = EMULATOR_SECRET_KEY
             publishable_key = publishable_key or EMULATOR_PUBLISHABLE_KEY
@@ -104,9 +105,14 @@ class Config:
             "RATELIMIT_RESET_EMAIL": _env("RATELIMIT_RESET_EMAIL", "3 per hour"),
             "RATELIMIT_REGISTER_IP": _env("RATELIMIT_REGISTER_IP", "10 per hour"),
             "RATELIMIT_TEST_MODE_CONFIRM": _env("RATELIMIT_TEST_MODE_CONFIRM", "30 per hour"),
-            # Card testing: this many declines within the window from one client IP, email or
-            # purchase refuse new purchase starts and confirmations until the window passes.
-            "PAYMENT_DECLINE_LIMIT": int(_env("PAYMENT_DECLINE_LIMIT", "5")),
+            # Card testing: this many declines within the window on one purchase, from one
+            # client IP or for one email from one IP refuse new purchase starts and
+            # confirmations until the window passes (and cancel what they could still pay);
+            # for one email from every IP together, the much higher _EMAIL limit, so that a
+            # stranger cannot block someone's own purchases.
+            "PAYMENT_DECLINE_LIMIT": decline_limit,
+            "PAYMENT_DECLINE_LIMIT_EMAIL": int(_env("PAYMENT_DECLINE_LIMIT_EMAIL",
+                                                    str(4 * decline_limit))),
             "PAYMENT_DECLINE_WINDOW_MINUTES": int(_env("PAYMENT_DECLINE_WINDOW_MINUTES", "60")),
             # Links in email and Stripe's return URL are built from this, never from the
             # request's Host header (required in production).

@@ -1,30 +1,20 @@
-"""The web side of the card-testing defence: whom to count a purchase against, and the 429
-page or JSON error shown while a source is cooling down after too many declines."""
+"""The web side of the card-testing defence: the 429 page or JSON error shown while a source
+is cooling down after too many declines."""
 
 from __future__ import annotations
 
 from functools import wraps
 
 from flask import jsonify, render_template, request
-from flask_limiter.util import get_remote_address
 
 from storefront.models import Purchase
-from storefront.payments.declines import (
+from storefront.purchases.declines import (
     TooManyDeclines,
     check_not_blocked,
     check_purchase_not_blocked,
 )
 from storefront.ratelimits import requested_email
-
-
-def client_ip() -> str | None:
-    """The caller's address (as the rate limits see it)."""
-    return get_remote_address() or None
-
-
-def remember_buyer_ip(purchase: Purchase) -> None:
-    """Note where the purchase was started, so later declines count against that address."""
-    purchase.client_ip = client_ip()
+from storefront.web import client_ip
 
 
 def cooldown_response(refusal: TooManyDeclines):

@@ -10,13 +10,17 @@ from __future__ import annotations
 import hmac
 
 from flask import Blueprint, current_app, jsonify, request
-from flask_limiter.util import get_remote_address
 
 from storefront.extensions import db, limiter
 from storefront.payments import gateway
-from storefront.payments.declines import TooManyDeclines, check_purchase_not_blocked, record_decline
 from storefront.payments.errors import PaymentError
+from storefront.purchases.declines import (
+    TooManyDeclines,
+    check_purchase_not_blocked,
+    record_decline,
+)
 from storefront.purchases.lookup import purchase_for_intent
+from storefront.web import client_ip
 
 test_mode_bp = Blueprint("test_mode", __name__, url_prefix="/checkout/test-mode")
 
@@ -71,7 +75,7 @@ def _refused_while_cooling_down(intent: gateway.PaymentIntentInfo):
     if purchase is None:
         return None
     try:
-        check_purchase_not_blocked(purchase, ip=get_remote_address())
+        check_purchase_not_blocked(purchase, ip=client_ip())
     except TooManyDeclines as refusal:
         response, status = _stripe_error("rate_limit_error", refusal.error_type,
                                          refusal.message, 429)
@@ -90,7 +94,7 @@ def _declined(intent_id: str, error: PaymentError):
 
 @test_mode_bp.post("/confirm")
 @limiter.limit(lambda: current_app.config["RATELIMIT_TEST_MODE_CONFIRM"],
-               key_func=get_remote_address)
+               key_func=client_ip)
 def confirm():
     """Confirm a PaymentIntent with a test card; answers in Stripe.js's shapes."""
     body = request.get_json(silent=True) or {}

@@ -17,21 +17,17 @@ from flask_login import current_user
 
 from storefront.catalog.services import plan_summary
 from storefront.checkout.access import checkout_starter, may_view
-from storefront.checkout.cooldown import (
-    cooldown_for,
-    refuse_during_decline_cooldown,
-    remember_buyer_ip,
-)
+from storefront.checkout.cooldown import cooldown_for, refuse_during_decline_cooldown
 from storefront.checkout.forms import GuestDetailsForm
 from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.models import Purchase, PurchaseStatus
 from storefront.payments import gateway
-from storefront.payments.declines import record_decline
 from storefront.purchases import fulfil_purchase, initiate_purchase, purchase_for_intent
+from storefront.purchases.declines import record_decline
 from storefront.purchases.initiate import purchasable_plan
 from storefront.ratelimits import initiate_limits
-from storefront.web import absolute_url
+from storefront.web import absolute_url, client_ip
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
@@ -63,9 +59,8 @@ def start(plan_id: int):
         try:
             started = initiate_purchase(
                 plan_id=plan_id, name=name, email=email, acting_user=current_user,
-                started_by=started_by,
+                started_by=started_by, client_ip=client_ip(),
             )
-            remember_buyer_ip(started.purchase)
             db.session.commit()
         except StorefrontError as failure:
             db.session.rollback()
@@ -137,13 +132,14 @@ def complete():
     if not intent.client_secret or not hmac.compare_digest(intent.client_secret, client_secret):
         abort(403)
     _, purchase = fulfil_purchase(intent)
-    record_decline(intent, reported_by="complete page")
+    record_decline(intent, reported_by="complete page")  # may cancel the payment
     db.session.commit()
     if not may_view(purchase, returning_from_payment=True):
         abort(404)
+    status = "canceled" if purchase.state is PurchaseStatus.CANCELLED else intent.status
     return render_template(
         "checkout/complete.html",
         purchase=purchase,
-        payment_status=intent.status,
-        can_retry=intent.status == "requires_payment_method",
+        payment_status=status,
+        can_retry=status == "requires_payment_method",
     )

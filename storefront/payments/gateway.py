@@ -34,9 +34,12 @@ class PaymentIntentInfo:
     metadata: dict[str, str] = field(default_factory=dict)
     error_code: str | None = None
     error_message: str | None = None
-    # The last attempt's decline: Stripe's decline_code and the charge that was declined.
+    # The last attempt's decline: Stripe's decline_code, the charge that was declined and the
+    # payment method tried (with its creation time), which tell one attempt from another.
     decline_code: str | None = None
     declined_charge_id: str | None = None
+    declined_payment_method_id: str | None = None
+    declined_payment_method_created: int | None = None
 
     @property
     def purchase_id(self) -> int | None:
@@ -105,6 +108,7 @@ def _info(obj: Mapping[str, Any] | stripe.StripeObject) -> PaymentIntentInfo:
     if isinstance(obj, stripe.StripeObject):
         obj = obj.to_dict()
     last_error = obj.get("last_payment_error") or {}
+    method = last_error.get("payment_method")
     return PaymentIntentInfo(
         id=obj["id"],
         status=obj["status"],
@@ -116,6 +120,10 @@ def _info(obj: Mapping[str, Any] | stripe.StripeObject) -> PaymentIntentInfo:
         error_message=last_error.get("message"),
         decline_code=last_error.get("decline_code"),
         declined_charge_id=_id_of(last_error.get("charge")),
+        declined_payment_method_id=_id_of(method),
+        declined_payment_method_created=(
+            int(method["created"]) if isinstance(method, Mapping) and method.get("created")
+            else None),
     )
 
 
@@ -165,6 +173,20 @@ def confirm_with_test_card(payment_intent_id: str, payment_method: str) -> Payme
             payment_intent_id, params={"payment_method": payment_method}
         )
         intent = client.v1.payment_intents.confirm(payment_intent_id)
+    return _info(intent)
+
+
+def cancel_payment_intent(payment_intent_id: str, *, idempotency_key: str,
+                          reason: str = "fraudulent") -> PaymentIntentInfo:
+    """Cancel a PaymentIntent at Stripe, so that nobody can confirm it any more."""
+    params: dict[str, Any] = {}
+    if not current_app.config.get("STRIPE_API_BASE"):  # the emulator takes no reason
+        params["cancellation_reason"] = reason
+    with _mapped_errors("payment_intents.cancel"):
+        intent = _client().v1.payment_intents.cancel(
+            payment_intent_id, params=params, options={"idempotency_key": idempotency_key})
+    log.info("cancelled payment intent %s (%s, request_id=%s)", intent.id, reason,
+             _request_id(intent))
     return _info(intent)
 
 

@@ -73,6 +73,7 @@ def _recent_pending(student: User, plan: PricingPlan, started_by: str) -> Purcha
 
 def initiate_purchase(
     *, plan_id: int, name: str, email: str, acting_user: User | None, started_by: str,
+    client_ip: str | None = None,
 ) -> InitiatedPurchase:
     """Create (or reuse, within 30 minutes) a pending purchase and its PaymentIntent.
 
@@ -80,7 +81,8 @@ def initiate_purchase(
     purchase is reused only by the caller that started it, so an email address alone never
     hands out someone's payment; concurrent starts by one caller (a double-click) wait for
     each other and share one purchase. A pending purchase whose payment went through
-    meanwhile is settled (credited) first, never paid twice.
+    meanwhile is settled (credited) first, never paid twice. `client_ip` is where the
+    purchase is started from, recorded once: its declines count against that address.
     Flushes, never commits: a failure anywhere leaves nothing once the caller rolls back.
     """
     plan = purchasable_plan(plan_id)
@@ -107,6 +109,7 @@ def initiate_purchase(
         status=PurchaseStatus.PENDING.value,
         attempt_key=uuid.uuid4().hex,
         started_by=started_by,
+        client_ip=client_ip,
     )
     db.session.add(purchase)
     db.session.flush()

@@ -13,7 +13,7 @@ from storefront.formatting import hours_text
 from storefront.models import Purchase, User
 from storefront.models.base import utcnow
 from storefront.outbox import undelivered
-from storefront.payments.declines import current_blocks, recent_declines
+from storefront.purchases.declines import current_blocks, recent_declines
 from storefront.purchases.refunds import (
     extend_package,
     purchase_by_id,

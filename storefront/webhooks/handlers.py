@@ -13,10 +13,10 @@ from storefront.extensions import db
 from storefront.models import WebhookEvent, WebhookOutcome
 from storefront.models.base import utcnow
 from storefront.payments import gateway
-from storefront.payments.declines import record_decline
 from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import StripeEvent
 from storefront.purchases import FulfilOutcome, fulfil_purchase, refunds
+from storefront.purchases.declines import record_decline
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def _payment_intent_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
     happened = datetime.fromtimestamp(event.created, UTC) if event.created else None
     outcome, purchase = fulfil_purchase(intent, paid_at=happened)
     if event.type == "payment_intent.payment_failed":
-        record_decline(intent, reported_by="webhook")
+        record_decline(intent, reported_by="webhook", event_id=event.id)
     where = f"purchase {purchase.id}" if purchase else "no purchase"
     return _FULFIL_OUTCOMES[outcome], f"{outcome.value}: {where} ({intent.id})"
 

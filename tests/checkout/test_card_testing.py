@@ -1,5 +1,6 @@
-"""Card testing: declines are counted per client IP, email and purchase; past a limit within
-the window, starting or confirming a purchase is refused with 429 for a cool-down."""
+"""Card testing: declines are counted per purchase, client IP and email from that IP (and per
+email from every IP, at a higher limit); past a limit within the window, starting or
+confirming a purchase is refused with 429 for a cool-down."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from storefront.extensions import db
 from storefront.models import LedgerEntry, Purchase
 from tests.conftest import csrf_token, log_in
-from tests.support import INITIATE_URL, deliver, pay
+from tests.support import INITIATE_URL, deliver, pay, start_purchase
 
 ATTACKER_IP = "203.0.113.7"
 OTHER_IP = "198.51.100.20"
@@ -19,7 +20,8 @@ COOL_DOWN = re.compile(r"Too many declined payments; try again in \d+ minutes?\.
 
 @pytest.fixture
 def limited_app(make_app):
-    return make_app(PAYMENT_DECLINE_LIMIT=3, PAYMENT_DECLINE_WINDOW_MINUTES=60)
+    return make_app(PAYMENT_DECLINE_LIMIT=3, PAYMENT_DECLINE_LIMIT_EMAIL=6,
+                    PAYMENT_DECLINE_WINDOW_MINUTES=60)
 
 
 @pytest.fixture
@@ -93,13 +95,13 @@ def test_declines_on_one_purchase_lead_to_a_cool_down(limited_app, plan_id):
     assert body["success"] is False and body["error_type"] == "too_many_declines"
     assert COOL_DOWN.fullmatch(body["message"])
 
-    # The same email from elsewhere is refused; someone else elsewhere is not.
+    # Elsewhere, the same email (its owner, perhaps) and someone else may still start.
     assert initiate(browser(limited_app, OTHER_IP), plan_id, "tester@example.com"
-                    ).status_code == 429
+                    ).status_code == 201
     assert initiate(browser(limited_app, OTHER_IP), plan_id, "owner@example.com"
                     ).status_code == 201
     with limited_app.app_context():
-        assert db.session.scalar(db.select(db.func.count()).select_from(Purchase)) == 2
+        assert db.session.scalar(db.select(db.func.count()).select_from(Purchase)) == 3
 
 
 def test_a_logged_in_student_is_held_to_the_same_limit(limited_app, plan_id, make_user):
@@ -146,6 +148,90 @@ def test_webhook_and_complete_page_count_each_decline_once(limited_app, plan_id,
     assert buyer.get(complete).status_code == 200  # the webhook of this one was lost
     refused = initiate(buyer, plan_id, "fresh@example.com")
     assert refused.status_code == 429 and refused.get_json()["error_type"] == "too_many_declines"
+
+
+def declined_by_webhook(app, emulator, intent_id: str) -> None:
+    """One decline paid straight at Stripe (as Stripe.js does) and reported by its webhook."""
+    declined = pay(emulator, intent_id, "pm_card_visa_chargeDeclined")
+    assert deliver(app.test_client(), "payment_intent.payment_failed", declined
+                   ).status_code == 200
+
+
+def test_a_stranger_declining_for_carol_does_not_block_carol_elsewhere(
+        limited_app, plan_id, make_user, stripe_emulator):
+    make_user("carol@example.com", "Carol")
+    for _ in range(3):
+        stranger = browser(limited_app, ATTACKER_IP)
+        started = start_purchase(stranger, plan_id, "carol@example.com")
+        declined_by_webhook(limited_app, stripe_emulator, started["payment_intent_id"])
+    assert initiate(browser(limited_app, ATTACKER_IP), plan_id, "carol@example.com"
+                    ).status_code == 429
+
+    carol = browser(limited_app, OTHER_IP)
+    log_in(carol, "carol@example.com")
+    started = start_on_page(carol, plan_id)
+    assert started.status_code == 302
+    secret = client_secret(carol, started.headers["Location"])
+    paid = confirm(carol, secret, "4242424242424242")
+    assert paid.get_json()["paymentIntent"]["status"] == "succeeded"
+    api = carol.post(INITIATE_URL, json={
+        "plan_id": plan_id, "student_info": {"name": "Carol", "email": "carol@example.com"}},
+        headers={"X-CSRFToken": csrf_token(carol)})
+    assert api.status_code == 201
+
+
+def test_many_declines_for_one_email_from_many_addresses_block_it(
+        limited_app, plan_id, stripe_emulator):
+    for n in range(6):  # one decline from each of six addresses: no address reaches 3
+        client = browser(limited_app, f"192.0.2.{n + 1}")
+        started = start_purchase(client, plan_id, "carol@example.com")
+        declined_by_webhook(limited_app, stripe_emulator, started["payment_intent_id"])
+        if n == 4:
+            assert initiate(browser(limited_app, OTHER_IP), plan_id, "carol@example.com"
+                            ).status_code == 201
+    refused = initiate(browser(limited_app, OTHER_IP), plan_id, "Carol@Example.com")
+    assert refused.status_code == 429 and refused.get_json()["error_type"] == "too_many_declines"
+    assert initiate(browser(limited_app, OTHER_IP), plan_id, "dave@example.com").status_code == 201
+
+
+def authentication_failed(emulator, intent_id: str, client_secret: str) -> dict:
+    """A payment that fails 3-D Secure: declined with no charge, as Stripe reports it."""
+    stripe_client = emulator.client()
+    method = stripe_client.v1.payment_methods.create(params={
+        "type": "card", "card": {"number": "4000002760003184", "exp_month": 12,
+                                 "exp_year": 2030, "cvc": "123"}})
+    stripe_client.v1.payment_intents.update(intent_id, params={"payment_method": method.id})
+    assert stripe_client.v1.payment_intents.confirm(intent_id).status == "requires_action"
+    stripe_client.raw_request("post", f"/v1/payment_intents/{intent_id}/_authenticate",
+                              client_secret=client_secret, success="false")
+    return stripe_client.v1.payment_intents.retrieve(intent_id).to_dict()
+
+
+def test_each_failed_authentication_counts(limited_app, plan_id, stripe_emulator):
+    buyer = browser(limited_app, ATTACKER_IP)
+    started = start_purchase(buyer, plan_id, "tester@example.com")
+    for _ in range(3):
+        failed = authentication_failed(stripe_emulator, started["payment_intent_id"],
+                                       started["client_secret"])
+        assert "charge" not in failed["last_payment_error"]
+        assert deliver(limited_app.test_client(), "payment_intent.payment_failed", failed
+                       ).status_code == 200
+    refused = initiate(buyer, plan_id, "someone@example.com")
+    assert refused.status_code == 429 and refused.get_json()["error_type"] == "too_many_declines"
+
+
+def test_declines_count_against_the_address_that_started_the_purchase(
+        limited_app, plan_id, stripe_emulator):
+    buyer = browser(limited_app, ATTACKER_IP)
+    started = start_purchase(buyer, plan_id, "tester@example.com")
+    buyer.environ_base["REMOTE_ADDR"] = OTHER_IP  # the same browser, now elsewhere
+    reused = start_purchase(buyer, plan_id, "tester@example.com")
+    assert reused["transaction_id"] == started["transaction_id"]
+    for _ in range(3):
+        declined_by_webhook(limited_app, stripe_emulator, started["payment_intent_id"])
+    assert initiate(browser(limited_app, ATTACKER_IP), plan_id, "x@example.com"
+                    ).status_code == 429
+    assert initiate(browser(limited_app, OTHER_IP), plan_id, "y@example.com").status_code == 201
 
 
 def test_staff_see_declines_and_blocks(limited_app, plan_id, make_user):
