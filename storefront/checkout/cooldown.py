@@ -7,6 +7,7 @@ from functools import wraps
 
 from flask import jsonify, render_template, request
 
+from storefront.extensions import db
 from storefront.models import Purchase
 from storefront.purchases.declines import (
     TooManyDeclines,
@@ -18,7 +19,9 @@ from storefront.web import client_ip
 
 
 def cooldown_response(refusal: TooManyDeclines):
-    """429 with Retry-After: the API's error shape under /api/, else a page."""
+    """429 with Retry-After: the API's error shape under /api/, else a page. The refused
+    attempt recorded for staff is committed."""
+    db.session.commit()
     headers = {"Retry-After": str(refusal.retry_after)}
     if request.path.startswith("/api/"):
         return jsonify(refusal.to_json()), 429, headers
@@ -28,7 +31,7 @@ def cooldown_response(refusal: TooManyDeclines):
 def cooldown_for(purchase: Purchase):
     """The 429 response when this purchase, its email or the caller is cooling down."""
     try:
-        check_purchase_not_blocked(purchase, ip=client_ip())
+        check_purchase_not_blocked(purchase, attempt="pay_page", ip=client_ip())
     except TooManyDeclines as refusal:
         return cooldown_response(refusal)
     return None
@@ -40,7 +43,9 @@ def refuse_during_decline_cooldown(view):
     def wrapper(*args, **kwargs):
         if request.method == "POST":
             try:
-                check_not_blocked(ip=client_ip(), email=requested_email())
+                check_not_blocked(
+                    attempt="start_api" if request.path.startswith("/api/") else "start_page",
+                    ip=client_ip(), email=requested_email())
             except TooManyDeclines as refusal:
                 return cooldown_response(refusal)
         return view(*args, **kwargs)

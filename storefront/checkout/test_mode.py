@@ -75,8 +75,9 @@ def _refused_while_cooling_down(intent: gateway.PaymentIntentInfo):
     if purchase is None:
         return None
     try:
-        check_purchase_not_blocked(purchase, ip=client_ip())
+        check_purchase_not_blocked(purchase, attempt="confirm", ip=client_ip())
     except TooManyDeclines as refusal:
+        db.session.commit()  # keep the refused attempt for staff
         response, status = _stripe_error("rate_limit_error", refusal.error_type,
                                          refusal.message, 429)
         response.headers["Retry-After"] = str(refusal.retry_after)

@@ -1,7 +1,7 @@
 """The storefront's tables, one module per aggregate."""
 
 from storefront.models.catalog import PlanType, PricingPlan
-from storefront.models.decline import PaymentDecline
+from storefront.models.decline import PaymentDecline, RefusedAttempt
 from storefront.models.ledger import Balance, EntryKind, ExpiryNotice, LedgerEntry, Lot
 from storefront.models.mail import OutgoingMail
 from storefront.models.purchase import Purchase, PurchaseStatus
@@ -20,6 +20,7 @@ __all__ = [
     "PlanType",
     "PricingPlan",
     "Purchase",
+    "RefusedAttempt",
     "PurchaseStatus",
     "User",
     "WebhookEvent",

@@ -32,3 +32,29 @@ class PaymentDecline(db.Model):
     decline_code: Mapped[str | None] = mapped_column(String(64))
     reported_by: Mapped[str] = mapped_column(String(20))
     declined_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+ATTEMPT_LABELS = {
+    "start_page": "Start a purchase (page)",
+    "start_api": "Start a purchase (API)",
+    "pay_page": "Open the payment page",
+    "confirm": "Confirm a payment",
+}
+
+
+class RefusedAttempt(db.Model):
+    """A purchase start or payment refused during a decline cool-down, kept for staff."""
+
+    __tablename__ = "refused_payment_attempts"
+    __table_args__ = (Index("ix_refused_payment_attempts_at", "refused_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attempt: Mapped[str] = mapped_column(String(20))  # a key of ATTEMPT_LABELS
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+    email: Mapped[str | None] = mapped_column(String(254))
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    refused_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def label(self) -> str:
+        return ATTEMPT_LABELS.get(self.attempt, self.attempt)

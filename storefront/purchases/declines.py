@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from storefront.errors import StorefrontError
 from storefront.extensions import db
-from storefront.models import PaymentDecline, Purchase, PurchaseStatus, User
+from storefront.models import PaymentDecline, Purchase, PurchaseStatus, RefusedAttempt, User
 from storefront.models.base import utcnow
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
@@ -191,23 +191,28 @@ def cancel_payment(purchase: Purchase) -> None:
     fulfil_purchase(intent)
 
 
-def check_not_blocked(*, ip: str | None, email: str | None = None,
+def check_not_blocked(*, attempt: str, ip: str | None, email: str | None = None,
                       purchase_id: int | None = None) -> None:
     """Raise TooManyDeclines when the purchase, the IP, the email from that IP or the email
-    (at its higher limit) is cooling down. `email` is already normalised (email_identity)."""
+    (at its higher limit) is cooling down; the refused `attempt` is recorded (flushed) for
+    staff. `email` is already normalised (email_identity)."""
     now = utcnow()
     ends = [until for source in _sources(ip=ip, email=email, purchase_id=purchase_id)
             if (until := _blocked_until(source, now)) is not None]
     if ends:
-        log.warning("refused during decline cool-down: ip %s, email %s, purchase %s",
-                    ip, email, purchase_id)
+        log.warning("refused %s during decline cool-down: ip %s, email %s, purchase %s",
+                    attempt, ip, email, purchase_id)
+        db.session.add(RefusedAttempt(attempt=attempt, client_ip=ip, email=email,
+                                      purchase_id=purchase_id, refused_at=now))
+        db.session.flush()
         raise TooManyDeclines(max(ends), now)
 
 
-def check_purchase_not_blocked(purchase: Purchase, *, ip: str | None) -> None:
+def check_purchase_not_blocked(purchase: Purchase, *, attempt: str, ip: str | None) -> None:
     """TooManyDeclines when this purchase, its email (from the caller's IP, or at all) or the
     caller's IP is cooling down."""
-    check_not_blocked(ip=ip, email=purchase.student.email, purchase_id=purchase.id)
+    check_not_blocked(attempt=attempt, ip=ip, email=purchase.student.email,
+                      purchase_id=purchase.id)
 
 
 def recent_declines(hours: int = 24, limit: int = 200) -> list[PaymentDecline]:
@@ -215,6 +220,13 @@ def recent_declines(hours: int = 24, limit: int = 200) -> list[PaymentDecline]:
     return list(db.session.scalars(
         select(PaymentDecline).where(PaymentDecline.declined_at > utcnow() - timedelta(hours=hours))
         .order_by(PaymentDecline.declined_at.desc(), PaymentDecline.id.desc()).limit(limit)))
+
+
+def recent_refusals(hours: int = 24, limit: int = 200) -> list[RefusedAttempt]:
+    """Attempts refused during a cool-down in the last `hours`, newest first, for staff."""
+    return list(db.session.scalars(
+        select(RefusedAttempt).where(RefusedAttempt.refused_at > utcnow() - timedelta(hours=hours))
+        .order_by(RefusedAttempt.refused_at.desc(), RefusedAttempt.id.desc()).limit(limit)))
 
 
 def current_blocks() -> list[Block]:

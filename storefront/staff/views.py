@@ -13,7 +13,7 @@ from storefront.formatting import hours_text
 from storefront.models import Purchase, User
 from storefront.models.base import utcnow
 from storefront.outbox import undelivered
-from storefront.purchases.declines import current_blocks, recent_declines
+from storefront.purchases.declines import current_blocks, recent_declines, recent_refusals
 from storefront.purchases.refunds import (
     extend_package,
     purchase_by_id,
@@ -188,7 +188,7 @@ def expiry():
 def declines():
     """Card testing: sources now refused after too many declines, and recent declines."""
     return render_template("staff/declines.html", blocks=current_blocks(),
-                           declines=recent_declines(), now=utcnow())
+                           declines=recent_declines(), refusals=recent_refusals(), now=utcnow())
 
 
 @bp.get("/mail")

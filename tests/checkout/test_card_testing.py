@@ -275,3 +275,25 @@ def test_test_mode_confirm_is_rate_limited(make_app, seeded_with):
     limited = confirm(client, secret, "4242424242424242")
     assert limited.status_code == 429 and limited.get_json()["error"]["message"]
     assert credited(app) == 0
+
+
+def test_staff_see_each_refused_attempt(limited_app, plan_id, make_user):
+    attacker = browser(limited_app, ATTACKER_IP)
+    started = start_on_page(attacker, plan_id, email="tester@example.com")
+    secret = client_secret(attacker, started.headers["Location"])
+    for _ in range(3):
+        confirm(attacker, secret, "4000000000000002")
+    assert start_on_page(attacker, plan_id, email="x@example.com").status_code == 429
+    assert initiate(attacker, plan_id, "y@example.com").status_code == 429
+    assert confirm(attacker, secret, "4242424242424242").status_code == 429
+
+    make_user("staff@example.com", staff=True)
+    staff = limited_app.test_client()
+    log_in(staff, "staff@example.com")
+    html = staff.get("/staff/declines").get_data(as_text=True)
+    refused = html.split('id="refused-attempts"')[1].split("</section>")[0]
+    assert refused.count(ATTACKER_IP) == 3
+    assert "x@example.com" in refused and "y@example.com" in refused
+    assert "Start a purchase (page)" in refused and "Start a purchase (API)" in refused
+    assert "Confirm a payment" in refused
+    assert credited(limited_app) == 0
