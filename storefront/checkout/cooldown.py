@@ -6,8 +6,8 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import jsonify, render_template, request
-from flask_limiter.util import get_remote_address
 
+from storefront.clients import client_address
 from storefront.models import Purchase
 from storefront.payments.declines import (
     TooManyDeclines,
@@ -18,8 +18,8 @@ from storefront.ratelimits import requested_email
 
 
 def client_ip() -> str | None:
-    """The caller's address (as the rate limits see it)."""
-    return get_remote_address() or None
+    """The caller as the rate limits see it: its IPv4 address or IPv6 /64 network."""
+    return client_address() or None
 
 
 def remember_buyer_ip(purchase: Purchase) -> None:
