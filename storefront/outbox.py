@@ -12,6 +12,7 @@ the message and the outcome being recorded sends it again.
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 from collections.abc import Callable
@@ -31,6 +32,7 @@ FIRST_RETRY = timedelta(seconds=30)  # doubled after every failure …
 LONGEST_RETRY = timedelta(hours=1)  # … up to this
 GIVE_UP_AFTER = timedelta(days=3)  # then staff see it as failed on /staff/mail
 LEASE = timedelta(minutes=5)  # a claimed row is left alone this long (SMTP timeout: 10 s)
+_LINK = re.compile(r"\w+://\S+")
 
 
 @dataclass
@@ -60,21 +62,30 @@ def _claim(now: datetime) -> tuple[int, str, str, str] | None:
     return row.id, row.to_address, row.subject, row.body or ""
 
 
-def _record(row_id: int, now: datetime, error: MailNotSent | None) -> None:
+def _failure_text(error: Exception) -> str:
+    """What went wrong, for staff: the mail server's answer, or for any other error its type
+    and first line with links cut out (the message may hold a claim or reset link)."""
+    if isinstance(error, MailNotSent):
+        return str(error)
+    first_line = (str(error).splitlines() or [""])[0]
+    return f"{type(error).__name__}: {_LINK.sub('[link]', first_line)}"[:300]
+
+
+def _record(row_id: int, now: datetime, error: Exception | None) -> None:
     row = db.session.get(OutgoingMail, row_id)
     if error is None:
         row.sent_at, row.next_attempt_at, row.last_error = now, None, None
         row.body = None  # it may hold a claim or reset link; no longer needed
         return
-    row.last_error = str(error)
+    reason = row.last_error = _failure_text(error)
     if now - row.created_at >= GIVE_UP_AFTER:
         row.next_attempt_at = None
         log.error("mail %d to %s given up after %d attempts: %s", row.id, row.to_address,
-                  row.attempts, error)
+                  row.attempts, reason)
     else:
         row.next_attempt_at = now + retry_delay(row.attempts)
         log.warning("mail %d to %s not sent (attempt %d), next try at %s: %s", row.id,
-                    row.to_address, row.attempts, row.next_attempt_at.isoformat(), error)
+                    row.to_address, row.attempts, row.next_attempt_at.isoformat(), reason)
 
 
 def deliver_due(*, now: datetime, commit: Callable[[], None]) -> DeliveryReport:
@@ -92,13 +103,15 @@ def deliver_due(*, now: datetime, commit: Callable[[], None]) -> DeliveryReport:
             send_mail(build_message(to, subject, body))
         except MailNotSent as failure:
             error = failure
+        except Exception as failure:  # any other error, e.g. a message that cannot be built,
+            error = failure  # is recorded too, so it backs off and is given up in the end
         _record(row_id, now, error)
         commit()
         if error is None:
             report.sent += 1
             continue
         report.failed += 1
-        if error.server_unreachable:
+        if isinstance(error, MailNotSent) and error.server_unreachable:
             report.stopped_early = True
             return report
 

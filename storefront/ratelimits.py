@@ -1,4 +1,5 @@
-"""Rate limits on starting a purchase, shared by the checkout page and the JSON API.
+"""Rate limits on starting a purchase, shared by the checkout page and the JSON API; and
+`post_limit`, which every per-client or per-email limit of the site is made with.
 
 Per client (IP for anonymous callers, account when logged in); per email from one client;
 and per email from every client together, much higher, so that a stranger starting
@@ -9,9 +10,9 @@ on the address as accounts are looked up by it, so other spellings share a count
 from __future__ import annotations
 
 from flask import current_app, request
-from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
+from storefront.clients import client_address
 from storefront.extensions import limiter
 from storefront.validation import email_identity
 
@@ -34,27 +35,29 @@ def _client_key() -> str:
     """Anonymous callers by IP; logged-in ones by account, wherever they connect from."""
     if current_user.is_authenticated:
         return f"user:{current_user.id}"
-    return get_remote_address()
+    return client_address()
 
 
 def _initiate_email_key() -> str:
     email = requested_email()
-    return "email:" + email if email else "ip:" + get_remote_address()
+    return "email:" + email if email else "ip:" + client_address()
 
 
 def _initiate_email_client_key() -> str:
     return f"{_initiate_email_key()}|{_client_key()}"
 
 
-def _limit(setting: str, scope: str, key_func):
+def post_limit(setting: str, scope: str, key_func=client_address, deduct_when=None):
+    """A limit on POSTs, read from config[setting] per request, counted per key_func (by
+    default the client: its IPv4 address or IPv6 /64) in the named scope."""
     return limiter.shared_limit(lambda: current_app.config[setting], scope=scope,
-                                key_func=key_func, methods=["POST"])
+                                key_func=key_func, methods=["POST"], deduct_when=deduct_when)
 
 
-_per_client = _limit("RATELIMIT_INITIATE_IP", "initiate-ip", _client_key)
-_per_email_client = _limit("RATELIMIT_INITIATE_EMAIL_IP", "initiate-email-ip",
-                           _initiate_email_client_key)
-_per_email = _limit("RATELIMIT_INITIATE_EMAIL", "initiate-email", _initiate_email_key)
+_per_client = post_limit("RATELIMIT_INITIATE_IP", "initiate-ip", _client_key)
+_per_email_client = post_limit("RATELIMIT_INITIATE_EMAIL_IP", "initiate-email-ip",
+                               _initiate_email_client_key)
+_per_email = post_limit("RATELIMIT_INITIATE_EMAIL", "initiate-email", _initiate_email_key)
 
 
 def initiate_limits(view):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import Flask, abort, current_app, has_request_context, request, url_for
-from flask_limiter.util import get_remote_address
 from werkzeug.routing import IntegerConverter
 
 from storefront.formatting import hours_display, hours_text, iso_utc, money_display
@@ -19,12 +18,6 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, url_map, *args, **kwargs) -> None:
         super().__init__(url_map, min=1, max=MAX_ID)
-
-
-def client_ip() -> str:
-    """The caller's address (behind PROXY_FIX_X_FOR proxies, the one they report), as the
-    rate limits key on it: what purchases and the card-testing defence record and count."""
-    return get_remote_address()
 
 
 def test_mode() -> bool:

@@ -145,6 +145,35 @@ def test_mail_undelivered_for_three_days_is_given_up(make_app, mailbox, closed_p
     assert deliver_at(up, utcnow() + timedelta(days=4)).sent == 0
 
 
+def test_a_message_that_cannot_be_built_is_retried_then_given_up(app, mailbox):
+    from storefront.models import OutgoingMail
+
+    with app.app_context():  # a header break in the address: no email can be made of it
+        db.session.add(OutgoingMail(
+            to_address="ana@example.com\nBcc: eve@example.com", subject="Reset",
+            body="http://localhost/account/password/reset/secret-token\n", template="reset",
+            next_attempt_at=utcnow()))
+        db.session.commit()
+    queue(app, "ben@example.com")
+    now = utcnow()
+
+    report = deliver_at(app, now)
+    assert (report.sent, report.failed, report.stopped_early) == (1, 1, False)
+    broken, fine = outbox(app)
+    assert fine.sent_at is not None  # the pass went on to the next message
+    assert broken.attempts == 1 and broken.sent_at is None
+    assert broken.next_attempt_at == now + timedelta(seconds=30)
+    assert broken.last_error.startswith("ValueError: ")
+    assert "http" not in broken.last_error and "secret-token" not in broken.last_error
+
+    later = now + timedelta(days=3, minutes=1)
+    assert deliver_at(app, later).failed == 1
+    [broken, _] = outbox(app)
+    assert broken.attempts == 2 and broken.next_attempt_at is None  # given up
+    assert deliver_at(app, later + timedelta(days=1)).failed == 0
+    assert [m["To"] for m in mailbox.received] == ["ben@example.com"]
+
+
 def test_two_workers_at_once_send_each_mail_once(make_app, mailbox):
     first, second = make_app(), make_app()
     for n in range(20):

@@ -27,6 +27,7 @@ from storefront.account.overview import purchase_history, student_overview
 from storefront.account.redirects import safe_next
 from storefront.account.throttle import (
     login_limits,
+    may_send_password_email,
     password_change_limits,
     register_limits,
     reset_limits,
@@ -109,8 +110,9 @@ def logout():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        services.request_password_reset(form.email.data)
-        db.session.commit()
+        if may_send_password_email(form.email.data):  # past the cap: the same page, no mail
+            services.request_password_reset(form.email.data)
+            db.session.commit()
         return render_template("account/check_email.html", email=form.email.data)
     return render_template("account/forgot.html", form=form), 400 if form.errors else 200
 

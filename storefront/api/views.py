@@ -15,6 +15,7 @@ from storefront.api.payloads import parse_initiate
 from storefront.catalog.services import active_plans
 from storefront.checkout.access import checkout_starter
 from storefront.checkout.cooldown import refuse_during_decline_cooldown
+from storefront.clients import client_address
 from storefront.errors import StorefrontError
 from storefront.extensions import csrf, db
 from storefront.formatting import amount_text, hours_text, price_per_hour_minor
@@ -22,7 +23,7 @@ from storefront.models import Purchase
 from storefront.payments.errors import PaymentError
 from storefront.purchases import initiate_purchase
 from storefront.ratelimits import initiate_limits
-from storefront.web import client_ip, limit_body
+from storefront.web import limit_body
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def purchase_initiate():
         payload = parse_initiate(request.get_json(silent=True))
         started = initiate_purchase(
             plan_id=payload.plan_id, name=payload.name, email=payload.email,
-            acting_user=current_user, started_by=checkout_starter(), client_ip=client_ip(),
+            acting_user=current_user, started_by=checkout_starter(), client_ip=client_address(),
         )
         db.session.commit()
     except StorefrontError as error:

@@ -7,6 +7,7 @@ from functools import wraps
 
 from flask import jsonify, render_template, request
 
+from storefront.clients import client_address
 from storefront.extensions import db
 from storefront.models import Purchase
 from storefront.purchases.declines import (
@@ -15,7 +16,6 @@ from storefront.purchases.declines import (
     check_purchase_not_blocked,
 )
 from storefront.ratelimits import requested_email
-from storefront.web import client_ip
 
 
 def cooldown_response(refusal: TooManyDeclines):
@@ -31,7 +31,7 @@ def cooldown_response(refusal: TooManyDeclines):
 def cooldown_for(purchase: Purchase):
     """The 429 response when this purchase, its email or the caller is cooling down."""
     try:
-        check_purchase_not_blocked(purchase, attempt="pay_page", ip=client_ip())
+        check_purchase_not_blocked(purchase, attempt="pay_page", ip=client_address())
     except TooManyDeclines as refusal:
         return cooldown_response(refusal)
     return None
@@ -45,7 +45,7 @@ def refuse_during_decline_cooldown(view):
             try:
                 check_not_blocked(
                     attempt="start_api" if request.path.startswith("/api/") else "start_page",
-                    ip=client_ip(), email=requested_email())
+                    ip=client_address(), email=requested_email())
             except TooManyDeclines as refusal:
                 return cooldown_response(refusal)
         return view(*args, **kwargs)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from storefront.extensions import db, limiter
+from storefront.clients import client_address
+from storefront.extensions import db
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 from storefront.purchases.declines import (
@@ -20,7 +21,7 @@ from storefront.purchases.declines import (
     record_decline,
 )
 from storefront.purchases.lookup import purchase_for_intent
-from storefront.web import client_ip
+from storefront.ratelimits import post_limit
 
 test_mode_bp = Blueprint("test_mode", __name__, url_prefix="/checkout/test-mode")
 
@@ -75,7 +76,7 @@ def _refused_while_cooling_down(intent: gateway.PaymentIntentInfo):
     if purchase is None:
         return None
     try:
-        check_purchase_not_blocked(purchase, attempt="confirm", ip=client_ip())
+        check_purchase_not_blocked(purchase, attempt="confirm", ip=client_address())
     except TooManyDeclines as refusal:
         db.session.commit()  # keep the refused attempt for staff
         response, status = _stripe_error("rate_limit_error", refusal.error_type,
@@ -94,11 +95,13 @@ def _declined(intent_id: str, error: PaymentError):
 
 
 @test_mode_bp.post("/confirm")
-@limiter.limit(lambda: current_app.config["RATELIMIT_TEST_MODE_CONFIRM"],
-               key_func=client_ip)
+@post_limit("RATELIMIT_TEST_MODE_CONFIRM", "test-mode-confirm")
 def confirm():
     """Confirm a PaymentIntent with a test card; answers in Stripe.js's shapes."""
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _stripe_error("invalid_request_error", "parameter_missing",
+                             "The request body must be a JSON object with a client_secret.", 400)
     intent = _intent_for(body.get("client_secret"))
     if intent is None:
         return _stripe_error("invalid_request_error", "resource_missing",

@@ -19,6 +19,7 @@ from storefront.catalog.services import plan_summary
 from storefront.checkout.access import checkout_starter, may_view
 from storefront.checkout.cooldown import cooldown_for, refuse_during_decline_cooldown
 from storefront.checkout.forms import GuestDetailsForm
+from storefront.clients import client_address
 from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.models import Purchase, PurchaseStatus
@@ -27,7 +28,7 @@ from storefront.purchases import fulfil_purchase, initiate_purchase, purchase_fo
 from storefront.purchases.declines import record_decline
 from storefront.purchases.initiate import purchasable_plan
 from storefront.ratelimits import initiate_limits
-from storefront.web import absolute_url, client_ip
+from storefront.web import absolute_url
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
@@ -59,7 +60,7 @@ def start(plan_id: int):
         try:
             started = initiate_purchase(
                 plan_id=plan_id, name=name, email=email, acting_user=current_user,
-                started_by=started_by, client_ip=client_ip(),
+                started_by=started_by, client_ip=client_address(),
             )
             db.session.commit()
         except StorefrontError as failure:

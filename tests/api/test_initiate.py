@@ -256,6 +256,20 @@ def test_anonymous_callers_are_limited_per_ip(make_app, seeded_with):
     assert other_ip.status_code == 201
 
 
+def test_one_ipv6_network_is_one_anonymous_caller(make_app, seeded_with):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_INITIATE_IP="2 per hour",
+                   RATELIMIT_INITIATE_EMAIL="100 per hour")
+    plan_id = seeded_with(app)
+    client = app.test_client()
+    statuses = [client.post(URL, json=body(plan_id, email=f"s{n}@example.com"),
+                            environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{n + 1:x}"}).status_code
+                for n in range(3)]
+    assert statuses == [201, 201, 429]
+    elsewhere = client.post(URL, json=body(plan_id, email="s9@example.com"),
+                            environ_base={"REMOTE_ADDR": "2001:db8:1:3::1"})
+    assert elsewhere.status_code == 201
+
+
 def test_each_email_is_limited_across_ips(make_app, seeded_with):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_INITIATE_IP="100 per hour",
                    RATELIMIT_INITIATE_EMAIL="2 per hour")

@@ -297,3 +297,37 @@ def test_staff_see_each_refused_attempt(limited_app, plan_id, make_user):
     assert "Start a purchase (page)" in refused and "Start a purchase (API)" in refused
     assert "Confirm a payment" in refused
     assert credited(limited_app) == 0
+
+
+def test_test_mode_confirm_limit_covers_an_ipv6_network(make_app, seeded_with):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_TEST_MODE_CONFIRM="2 per minute",
+                   PAYMENT_DECLINE_LIMIT=100)
+    plan_id = seeded_with(app)
+    starter = browser(app, "2001:db8:7:7::1")
+    secret = client_secret(starter, start_on_page(starter, plan_id).headers["Location"])
+    statuses = [confirm(browser(app, f"2001:db8:7:7::{n:x}"), secret, "4000000000000002"
+                        ).status_code for n in range(10, 13)]
+    assert statuses == [200, 200, 429]
+
+
+def test_declines_from_one_ipv6_network_cool_it_down_together(limited_app, plan_id):
+    attacker = browser(limited_app, "2001:db8:6:6::1")
+    started = start_on_page(attacker, plan_id, email="tester@example.com")
+    secret = client_secret(attacker, started.headers["Location"])
+    for n in range(3):
+        declined = confirm(browser(limited_app, f"2001:db8:6:6::{n + 2:x}"), secret,
+                           "4000000000000002")
+        assert declined.get_json()["error"]["code"] == "card_declined"
+    neighbour = browser(limited_app, "2001:db8:6:6:ffff::1")
+    assert initiate(neighbour, plan_id, "someone-else@example.com").status_code == 429
+    elsewhere = browser(limited_app, "2001:db8:6:7::1")
+    assert initiate(elsewhere, plan_id, "owner@example.com").status_code == 201
+
+
+@pytest.mark.parametrize("payload", [[1], "text", 7])
+def test_test_mode_confirm_refuses_a_body_that_is_not_an_object(client, payload):
+    response = client.post("/checkout/test-mode/confirm", json=payload,
+                           headers={"X-CSRFToken": csrf_token(client)})
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["type"] == "invalid_request_error" and error["message"]
