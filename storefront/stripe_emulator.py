@@ -19,6 +19,7 @@ import pickle
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -168,6 +169,36 @@ def _decline_test_cards_as_stripe_does() -> None:
     resources.PaymentIntent.last_payment_error = property(last_payment_error)
 
 
+class _Clock:
+    """Stands in for localstripe's `time` module: Stripe's clock, which tests may move ahead
+    (POST /_config/clock offset_seconds=N) to date objects later without waiting."""
+
+    offset_seconds = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset_seconds
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+def _settable_clock() -> None:
+    """Give the emulator a clock of its own and a route that sets its offset."""
+    clock = _Clock()
+    resources.time = clock
+
+    async def set_clock(request: web.Request) -> web.Response:
+        data = await request.post()
+        try:
+            clock.offset_seconds = float(data.get("offset_seconds", "0"))
+        except ValueError:
+            return web.json_response({"error": {"message": "offset_seconds: a number"}},
+                                     status=400)
+        return web.json_response({"offset_seconds": clock.offset_seconds})
+
+    server.app.router.add_post("/_config/clock", set_clock)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8420)
@@ -178,6 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     _use_state_file(args.state_file)
     _allow_retry_after_decline()
     _decline_test_cards_as_stripe_does()
+    _settable_clock()
     if not args.from_scratch:
         resources.store.try_load_from_disk()
 

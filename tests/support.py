@@ -47,8 +47,14 @@ class Emulator:
             response.read()
 
     def reset(self) -> None:
-        """Forget every Stripe object (webhook registrations survive; re-send them)."""
+        """Forget every Stripe object (webhook registrations survive; re-send them) and set
+        Stripe's clock back to now."""
         self._call("DELETE", "/_config/data")
+        self.move_clock(0)
+
+    def move_clock(self, offset_seconds: float) -> None:
+        """Run Stripe's clock this far ahead of ours: what it creates from now on is dated so."""
+        self._call("POST", "/_config/clock", {"offset_seconds": offset_seconds})
 
     def send_webhooks_to(self, url: str, secret: str = WEBHOOK_SECRET) -> None:
         self._call("POST", "/_config/webhooks/storefront", {"url": url, "secret": secret})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from storefront import ledger
@@ -10,7 +9,7 @@ from storefront.extensions import db
 from storefront.models import Balance, Lot, Purchase
 from storefront.models.base import utcnow
 from storefront.outbox import deliver_due
-from tests.support import pay, start_purchase, wait_for
+from tests.support import pay, start_purchase
 
 
 def minutes(app, student) -> int:
@@ -105,13 +104,13 @@ def test_reconcile_duration_is_checked(runner, app):
 
 def test_reconcile_finds_a_recent_refund_of_an_older_payment(app, runner, buy,
                                                              stripe_emulator, student_id):
+    # The payment is made while Stripe's clock runs a minute behind, the refund once it is
+    # back on time: the window starts at the refund, so the payment is older than it.
+    stripe_emulator.move_clock(-60)
     purchase_id = buy("Basic Package")
     with app.app_context():
         intent_id = db.session.get(Purchase, purchase_id).payment_intent_id
-    paid_at = stripe_emulator.client().v1.payment_intents.retrieve(intent_id).created
-    # Stripe's clock counts whole seconds: the refund is made in a later second than the
-    # payment, and the window starts at the refund's second, so the payment is older.
-    wait_for(lambda: time.time() >= paid_at + 1, timeout=5, interval=0.02)
+    stripe_emulator.move_clock(0)
     refund = stripe_emulator.client().v1.refunds.create(
         params={"payment_intent": intent_id, "amount": 3750})
     since = datetime.fromtimestamp(refund.created, UTC).isoformat().replace("+00:00", "Z")
