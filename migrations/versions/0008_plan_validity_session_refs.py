@@ -63,6 +63,48 @@ def _fill_session_refs() -> None:
                          {"ref": match.group(1), "id": entry_id})
 
 
+# For each lot an older cancellation skipped (the session has a cancellation entry, but its
+# consumption on this lot got no reversal: before 0008 that meant the lot had expired or its
+# dispute was lost, and nothing said so), the record today's cancellations write (see
+# storefront/ledger/consumption.py), dated when the session was cancelled.
+RECORD_UNRETURNED = """
+INSERT INTO ledger_entries (student_id, lot_id, kind, minutes, reference, session_ref,
+                            idempotency_key, note, created_at)
+SELECT l.student_id, l.id, 'cancellation_unreturned', 0, c.session_ref, c.session_ref,
+       'cancellation_unreturned:cancel:' || CAST(c.student_id AS VARCHAR) || ':'
+           || c.session_ref || ':lot:' || CAST(l.id AS VARCHAR),
+       CAST(-c.minutes AS VARCHAR) || ' minutes not returned: ' || CASE
+           WHEN l.expires_at IS NOT NULL AND l.expires_at <= x.cancelled_at
+               THEN 'the package had expired'
+           WHEN p.dispute_status = 'lost' OR EXISTS (
+                   SELECT 1 FROM ledger_entries d
+                   WHERE d.lot_id = l.id AND d.kind = 'dispute_loss')
+               THEN 'the payment''s dispute was lost'
+           ELSE 'the package had expired' END,  -- and has been extended since
+       x.cancelled_at
+FROM ledger_entries c
+JOIN lots l ON l.id = c.lot_id
+JOIN purchases p ON p.id = l.purchase_id
+JOIN (SELECT student_id, session_ref, MIN(created_at) AS cancelled_at
+      FROM ledger_entries
+      WHERE session_ref IS NOT NULL
+        AND kind IN ('consumption_reversal', 'refund_reversal', 'dispute_hold')
+      GROUP BY student_id, session_ref) x
+  ON x.student_id = c.student_id AND x.session_ref = c.session_ref
+WHERE c.kind = 'consumption' AND NOT EXISTS (
+    SELECT 1 FROM ledger_entries r
+    WHERE r.kind = 'consumption_reversal' AND r.student_id = c.student_id
+      AND r.session_ref = c.session_ref AND r.lot_id = c.lot_id)
+ORDER BY c.id
+"""
+
+
+OTHER_CANCELLATION_ENTRIES = (
+    "SELECT 1 FROM ledger_entries o WHERE o.student_id = {entry}.student_id"
+    " AND o.session_ref = {entry}.session_ref"
+    " AND o.kind IN ('consumption_reversal', 'refund_reversal', 'dispute_hold')")
+
+
 def upgrade():
     op.execute(f"UPDATE pricing_plans SET validity_days = {MAX_VALIDITY_DAYS} "
                f"WHERE validity_days > {MAX_VALIDITY_DAYS}")
@@ -81,13 +123,24 @@ def upgrade():
         batch_op.create_check_constraint("minutes_nonzero",
                                          f"minutes <> 0 OR kind IN ({NEW_RECORDS})")
     _fill_session_refs()
+    op.execute(RECORD_UNRETURNED)
     _append_only(enabled=True)
 
 
 def downgrade():
-    # Refused by the kind check while cancellation_unreturned entries exist: the ledger is
-    # append-only, so they are never dropped silently.
+    # A cancellation_unreturned record beside the session's other cancellation entries is
+    # written again by upgrade from what stays (RECORD_UNRETURNED), so it goes. Any other
+    # one (a cancellation that returned nothing at all) is the only trace of that
+    # cancellation: the ledger is append-only, so the downgrade is refused, before any change.
+    only_trace = op.get_bind().execute(sa.text(
+        "SELECT count(*) FROM ledger_entries u WHERE u.kind = 'cancellation_unreturned'"
+        f" AND NOT EXISTS ({OTHER_CANCELLATION_ENTRIES.format(entry='u')})")).scalar_one()
+    if only_trace:
+        raise RuntimeError(f"{only_trace} cancellation_unreturned entries are the only record "
+                           "of their session's cancellation; the ledger keeps them")
     _append_only(enabled=False)
+    op.execute("DELETE FROM ledger_entries WHERE kind = 'cancellation_unreturned' AND EXISTS ("
+               f"{OTHER_CANCELLATION_ENTRIES.format(entry='ledger_entries')})")
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_ledger_entries_minutes_nonzero"), type_="check")
         batch_op.create_check_constraint("minutes_nonzero",
