@@ -39,12 +39,14 @@ def _is_price(plan: Any) -> bool:
 
 
 def _plan_of_price(price_id: Any) -> Any:
+    missing = UserError(404, f"No such price: '{price_id}'", {"code": "resource_missing",
+                                                               "param": "price"})
     if not isinstance(price_id, str) or not price_id.startswith(PRICE_PREFIX):
-        raise UserError(404, f"No such price: '{price_id}'")
+        raise missing
     try:
         return resources.Plan._api_retrieve(price_id)
     except UserError:
-        raise UserError(404, f"No such price: '{price_id}'") from None
+        raise missing from None
 
 
 def price_of(plan: Any) -> dict[str, Any]:

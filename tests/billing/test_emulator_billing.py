@@ -41,8 +41,9 @@ def test_a_price_amount_cannot_change(stripe_client):
     _, price = _monthly_price(stripe_client)
     with pytest.raises(stripe.InvalidRequestError):
         stripe_client.v1.prices.update(price.id, params={"unit_amount": 100})
-    with pytest.raises(stripe.InvalidRequestError):
+    with pytest.raises(stripe.InvalidRequestError) as missing:
         stripe_client.v1.prices.retrieve("price_missing")
+    assert missing.value.code == "resource_missing"
 
 
 def test_default_incomplete_subscription_waits_for_the_payer_then_sends_invoice_paid(
