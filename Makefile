@@ -22,6 +22,7 @@ install: $(VENV)/.installed
 run: install
 	$(PY) -m flask db upgrade
 	$(PY) -m flask seed-plans
+	# devserver runs `flask stripe sync-plans` once Stripe (or its emulator) answers.
 	$(PY) -m storefront.devserver
 
 # TEST_DATABASE_URL=postgresql+psycopg://… runs the same suite on PostgreSQL.

@@ -1,4 +1,5 @@
-"""flask commands: seed-plans, ledger, users, hours, stripe reconcile, mail deliver."""
+"""flask commands: seed-plans, ledger, users, hours, stripe reconcile and sync-plans, mail
+deliver."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from storefront import ledger
 from storefront.account.passwords import check_new_password, hash_password
 from storefront.account.reminders import notify_expiring
 from storefront.account.students import find_by_email
+from storefront.billing.plans import sync_plans
 from storefront.catalog.services import seed_default_plans
 from storefront.extensions import db
 from storefront.formatting import hours_text
@@ -127,6 +129,24 @@ def stripe_reconcile(since: str) -> None:
                f"{len(report.failures)} failure(s).")
     if report.mismatches or report.failures:
         raise SystemExit(1)
+
+
+@stripe_cli.command("sync-plans")
+def stripe_sync_plans() -> None:
+    """Give every subscription plan a Stripe Product and a monthly Price of its current amount
+    (a changed amount gets a new Price; the old one is deactivated). Exit 2 if Stripe fails."""
+    try:
+        changes = sync_plans(checkpoint=db.session.commit)
+    except PaymentError as error:
+        db.session.rollback()
+        click.echo(f"Stripe could not be updated ({error.error_type}): {error.message}",
+                   err=True)
+        raise SystemExit(2) from None
+    db.session.commit()
+    for line in changes:
+        click.echo(line)
+    if not changes:
+        click.echo("Every subscription plan is in step with Stripe; nothing changed.")
 
 
 def _delivery_line(report: DeliveryReport) -> str:

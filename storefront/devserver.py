@@ -3,7 +3,9 @@ keys are set.
 
 Without STRIPE_SECRET_KEY, starts the emulator (port STRIPE_EMULATOR_PORT, default 8420,
 state under instance/), registers the webhook endpoint with it (secret: STRIPE_WEBHOOK_SECRET
-or a generated one) and points the app at it. The mail worker (`flask mail deliver --watch`)
+or a generated one) and points the app at it. Then `flask stripe sync-plans` gives the
+subscription plans their Stripe Products and Prices (a failure is reported, not fatal: packages
+still sell). The mail worker (`flask mail deliver --watch`)
 sends the email outbox. Ctrl-C or SIGTERM stops every process.
 Development only: not imported by the app.
 """
@@ -103,6 +105,15 @@ def _start(port: int, children: list[subprocess.Popen]) -> None:
         print(json.dumps({"mode": "test (Stripe emulator)", "api_base": api_base}), flush=True)
     else:
         print(json.dumps({"mode": "Stripe", "keys": "from the environment"}), flush=True)
+    try:
+        synced = subprocess.run([sys.executable, "-m", "flask", "stripe", "sync-plans"],
+                                env=env, check=False, timeout=START_DEADLINE_SECONDS * 4)
+        failed = synced.returncode != 0
+    except subprocess.TimeoutExpired:
+        failed = True
+    if failed:
+        print("flask stripe sync-plans failed: subscription plans cannot be sold until it "
+              "succeeds", file=sys.stderr, flush=True)
 
     children.append(subprocess.Popen(
         [sys.executable, "-m", "flask", "run", "--host", "127.0.0.1", "--port", str(port),

@@ -6,7 +6,9 @@ localstripe itself binds every interface and keeps its state in /tmp; this wrapp
 127.0.0.1 (port 0 picks a free port), prints "listening on 127.0.0.1:PORT" once it accepts
 connections (not before: a caller may use it as soon as it reads the line), lets a declined
 PaymentIntent be retried as Stripe does, and declines Stripe's documented test cards the way
-Stripe does (code, decline_code, message, last_payment_error).
+Stripe does (code, decline_code, message, last_payment_error), and speaks Stripe Billing's
+current dialect (Prices, default_incomplete subscriptions, invoice.paid: see
+stripe_emulator_billing).
 Development and tests only: it is not imported by the app.
 """
 
@@ -25,6 +27,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from localstripe import resources, server
 from localstripe.errors import UserError
+
+from storefront.stripe_emulator_billing import emulate_billing
 
 
 def _use_state_file(path: str | None) -> None:
@@ -210,6 +214,7 @@ def main(argv: list[str] | None = None) -> None:
     _allow_retry_after_decline()
     _decline_test_cards_as_stripe_does()
     _settable_clock()
+    emulate_billing()
     if not args.from_scratch:
         resources.store.try_load_from_disk()
 

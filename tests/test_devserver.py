@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from stripe import StripeClient
 
 from tests.support import wait_for
 
@@ -97,3 +98,24 @@ def test_a_failed_start_leaves_no_emulator_behind(workdir):
                                   env=env, capture_output=True, timeout=90)
     assert launcher.returncode != 0
     assert _status(f"http://127.0.0.1:{emulator_port}/v1/customers") is None
+
+
+def test_make_run_gives_the_subscription_plans_their_stripe_prices(workdir):
+    port, emulator_port = _free_port(), _free_port()
+    env = _env(workdir, port, emulator_port)
+    for command in (["db", "upgrade"], ["seed-plans"]):  # what make run does first
+        subprocess.run([sys.executable, "-m", "flask", *command], cwd=ROOT, check=True,
+                       env={**env, "FLASK_APP": "wsgi.py"}, capture_output=True, timeout=120)
+    launcher = subprocess.Popen([sys.executable, "-m", "storefront.devserver"], cwd=workdir,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        app_url = f"http://127.0.0.1:{port}/api/finances/api/stripe/config/"
+        wait_for(lambda: launcher.poll() is not None or _status(app_url) == 401, timeout=60)
+        assert launcher.poll() is None, "the launcher gave up"
+        stripe = StripeClient("sk_test_emulator",
+                              base_addresses={"api": f"http://127.0.0.1:{emulator_port}"})
+        prices = stripe.v1.prices.list(params={"active": True}).data
+        assert sorted(price.unit_amount for price in prices) == [11900, 19900, 29900]
+    finally:
+        launcher.send_signal(signal.SIGTERM)
+        assert launcher.wait(timeout=30) == 0

@@ -31,6 +31,8 @@ class User(UserMixin, db.Model):
     # link works once and the signing key alone cannot forge one.
     link_secret: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The student's Stripe Customer, created once (storefront.billing.customers).
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
 
     def get_id(self) -> str:
         """What Flask-Login keeps in the session: the id and the current session token."""
