@@ -366,6 +366,8 @@ class InvoiceInfo:
     period_end: datetime | None
     payment_intent_id: str | None
     subscription_metadata: dict[str, str] = field(default_factory=dict)
+    # Whether the event carried the invoice's payments (Stripe includes them only expanded).
+    payments_included: bool = False
 
 
 def subscription_from_event(event: StripeEvent) -> SubscriptionInfo:
@@ -390,16 +392,27 @@ def subscription_from_event(event: StripeEvent) -> SubscriptionInfo:
     )
 
 
-def _invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
-    """The PaymentIntent that paid the invoice: from `payments` (2025-03-31 and later; the
-    paid one first), or the older `payment_intent` field."""
-    payments = (obj.get("payments") or {}).get("data") or []
+def _paying_intent(payments: list[Mapping[str, Any]]) -> str | None:
     ranked = sorted(payments, key=lambda p: p.get("status") != "paid")
     for invoice_payment in ranked:
         payment = invoice_payment.get("payment") or {}
         if intent := _id_of(payment.get("payment_intent")):
             return intent
-    return _id_of(obj.get("payment_intent"))
+    return None
+
+
+def _invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
+    """The PaymentIntent that paid the invoice: from `payments` (2025-03-31 and later; the
+    paid one first), or the older `payment_intent` field."""
+    return (_paying_intent((obj.get("payments") or {}).get("data") or [])
+            or _id_of(obj.get("payment_intent")))
+
+
+def invoice_payment_intent(invoice_id: str) -> str | None:
+    """Ask Stripe which PaymentIntent paid the invoice (its invoice payments)."""
+    with _mapped_errors("invoice_payments.list"):
+        page = _client().v1.invoice_payments.list(params={"invoice": invoice_id})
+        return _paying_intent([payment.to_dict() for payment in page.auto_paging_iter()])
 
 
 def invoice_from_event(event: StripeEvent) -> InvoiceInfo:
@@ -427,4 +440,5 @@ def invoice_from_event(event: StripeEvent) -> InvoiceInfo:
         period_end=_stamp(max(e for _, e in periods)) if periods else None,
         payment_intent_id=_invoice_payment_intent(obj),
         subscription_metadata=_metadata(metadata),
+        payments_included="payments" in obj or "payment_intent" in obj,
     )

@@ -26,6 +26,7 @@ from storefront.mail import queue_mail
 from storefront.models import PlanType, PricingPlan, Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
 from storefront.models.subscription import TERMINAL_STATUSES, Subscription, status_rank
+from storefront.payments import gateway
 from storefront.payments.gateway import InvoiceInfo, SubscriptionInfo
 from storefront.web import absolute_url
 
@@ -142,6 +143,9 @@ def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Pur
     period_end = invoice.period_end or subscription.current_period_end
     if period_end is None:
         raise InvoiceUnusable(f"Invoice {invoice.id} names no billing period.")
+    payment_intent_id = invoice.payment_intent_id
+    if payment_intent_id is None and not invoice.payments_included:
+        payment_intent_id = gateway.invoice_payment_intent(invoice.id)
     now = utcnow()
     paid_at = min(invoice.paid_at or datetime.fromtimestamp(created, now.tzinfo), now)
     plan = subscription.plan
@@ -151,7 +155,7 @@ def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Pur
         price_minor=invoice.amount_paid, currency=invoice.currency, validity_days=None,
         status=PurchaseStatus.COMPLETED.value,
         attempt_key=hashlib.sha256(f"invoice:{invoice.id}".encode()).hexdigest(),
-        payment_intent_id=invoice.payment_intent_id, subscription_id=subscription.id,
+        payment_intent_id=payment_intent_id, subscription_id=subscription.id,
         stripe_invoice_id=invoice.id, period_start=invoice.period_start,
         period_end=period_end, paid_at=paid_at)
     db.session.add(purchase)

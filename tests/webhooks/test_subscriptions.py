@@ -175,3 +175,23 @@ def test_refund_of_the_invoice_charge_reverses_that_month(app, client, owner,
                                   .order_by(Purchase.id)).all()
         assert [tuple(r) for r in rows] == [("in_r1", "completed", 900),
                                             ("in_r2", "refunded", 0)]
+
+
+def test_invoice_without_its_payments_asks_stripe_which_payment_paid_it(make_app, owner,
+                                                                        stripe_stub):
+    """Stripe leaves `payments` out of an event's invoice unless expanded: the PaymentIntent
+    (which refunds and disputes name) is read from the invoice's payments at Stripe."""
+    app = make_app(STRIPE_API_BASE=stripe_stub.base_url)
+    stripe_stub.respond_at("/v1/invoice_payments", 200, {
+        "object": "list", "has_more": False, "url": "/v1/invoice_payments", "data": [{
+            "id": "inpay_1", "object": "invoice_payment", "invoice": "in_np",
+            "status": "paid", "is_default": True, "amount_paid": 11900, "currency": "eur",
+            "payment": {"type": "payment_intent", "payment_intent": "pi_from_stripe"}}]})
+    invoice = invoice_object("in_np", "sub_np", period_start=int(time.time()) - DAY, **owner)
+    del invoice["payments"]
+    assert deliver(app.test_client(), "invoice.paid", invoice).status_code == 200
+    assert stripe_stub.requests == ["GET /v1/invoice_payments?invoice=in_np"]
+    with app.app_context():
+        purchase = db.session.scalars(db.select(Purchase)).one()
+        assert (purchase.stripe_invoice_id, purchase.payment_intent_id) == (
+            "in_np", "pi_from_stripe")
