@@ -27,7 +27,7 @@ from storefront.models import PlanType, PricingPlan, Purchase, PurchaseStatus, U
 from storefront.models.base import utcnow
 from storefront.models.subscription import TERMINAL_STATUSES, Subscription, status_rank
 from storefront.payments import gateway
-from storefront.payments.gateway import InvoiceInfo, SubscriptionInfo
+from storefront.payments.billing import InvoiceInfo, SubscriptionInfo
 from storefront.web import absolute_url
 
 log = logging.getLogger(__name__)
