@@ -88,6 +88,8 @@ class Config:
             "STRIPE_MAX_NETWORK_RETRIES": int(_env("STRIPE_MAX_NETWORK_RETRIES", "2")),
             "STRIPE_WEBHOOK_TOLERANCE_SECONDS": 300,
             "STRIPE_EMULATOR_PORT": emulator_port,
+            # A subscription month's hours stay usable this long after its period ends.
+            "SUBSCRIPTION_GRACE_HOURS": int(_env("SUBSCRIPTION_GRACE_HOURS", "0")),
             "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
             "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
             "RATELIMIT_HEADERS_ENABLED": True,

@@ -59,15 +59,31 @@ def lot_expiry(paid_at: datetime, validity_days: int | None) -> datetime | None:
         return LATEST_EXPIRY
 
 
-def credit_purchase(purchase: Purchase, paid_at: datetime) -> Lot:
-    """Grant the purchase's minutes as a lot; a second call for the same payment returns it."""
-    key = f"purchase_credit:{purchase.payment_intent_id}"
+def credit_key(purchase: Purchase) -> str:
+    """The idempotency key of the purchase's credit: one per payment, or per invoice for a
+    subscription's month (whose PaymentIntent Stripe may not name)."""
+    if purchase.stripe_invoice_id:
+        return f"purchase_credit:invoice:{purchase.stripe_invoice_id}"
+    return f"purchase_credit:{purchase.payment_intent_id}"
+
+
+def credit_purchase(purchase: Purchase, paid_at: datetime,
+                    expires_at: datetime | None = None) -> Lot:
+    """Grant the purchase's minutes as a lot; a second call for the same payment returns it.
+
+    The lot expires `expires_at` when given (a subscription's period end plus grace), else
+    the package's validity after `paid_at`.
+    """
+    key = credit_key(purchase)
     balance = lock_balance(purchase.student_id)
     existing = _existing(key)
     if existing is not None and existing.lot is not None:
         return existing.lot
 
-    expires_at = lot_expiry(paid_at, purchase.validity_days)
+    if expires_at is not None:
+        expires_at = min(expires_at, LATEST_EXPIRY)
+    else:
+        expires_at = lot_expiry(paid_at, purchase.validity_days)
     lot = Lot(
         student_id=purchase.student_id,
         purchase_id=purchase.id,
@@ -83,7 +99,9 @@ def credit_purchase(purchase: Purchase, paid_at: datetime) -> Lot:
             lot_id=lot.id,
             kind=EntryKind.PURCHASE_CREDIT.value,
             minutes=purchase.minutes,
-            reference=purchase.payment_intent_id or f"purchase:{purchase.id}",
+            reference=(purchase.payment_intent_id
+                       or (purchase.stripe_invoice_id and f"invoice:{purchase.stripe_invoice_id}")
+                       or f"purchase:{purchase.id}"),
             idempotency_key=key,
             note=f"{purchase.plan_name} (purchase {purchase.id})",
         )

@@ -85,7 +85,31 @@ def verify_ledger() -> list[str]:
     for purchase in uncredited:
         problems.append(f"purchase {purchase.id}: paid but its hours were never credited")
 
+    problems += _credit_problems()
     problems += _session_problems()
+    return problems
+
+
+def _credit_problems() -> list[str]:
+    """One credit per purchase (so per subscription invoice); a subscription month names its
+    invoice, and its hours last at least until its billing period ends."""
+    problems: list[str] = []
+    credits = db.session.execute(
+        select(Lot.purchase_id, func.count()).join(LedgerEntry, LedgerEntry.lot_id == Lot.id)
+        .where(LedgerEntry.kind == EntryKind.PURCHASE_CREDIT.value)
+        .group_by(Lot.purchase_id).having(func.count() > 1).order_by(Lot.purchase_id)).all()
+    for purchase_id, count in credits:
+        problems.append(f"purchase {purchase_id}: credited {count} times")
+    months = db.session.execute(
+        select(Purchase, Lot).outerjoin(Lot, Lot.purchase_id == Purchase.id)
+        .where(Purchase.subscription_id.is_not(None)).order_by(Purchase.id)).tuples()
+    for purchase, lot in months:
+        if purchase.stripe_invoice_id is None:
+            problems.append(f"purchase {purchase.id}: subscription month without its invoice")
+        if (lot is not None and purchase.period_end is not None
+                and (lot.expires_at is None or lot.expires_at < purchase.period_end)):
+            problems.append(f"purchase {purchase.id}: its hours expire before its billing "
+                            "period ends")
     return problems
 
 

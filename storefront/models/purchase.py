@@ -96,6 +96,12 @@ class Purchase(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A subscription's month: the invoice that paid it and the billing period it covers.
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"),
+                                                        index=True)
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     student: Mapped[User] = relationship()
     plan: Mapped[PricingPlan] = relationship()

@@ -17,6 +17,8 @@ from typing import Any
 import stripe
 from flask import current_app
 
+from storefront.payments import billing
+from storefront.payments.billing import InvoiceInfo, SubscriptionInfo
 from storefront.payments.errors import PaymentError
 
 log = logging.getLogger(__name__)
@@ -421,3 +423,20 @@ def deactivate_price(price_id: str) -> PriceInfo:
         price = _client().v1.prices.update(price_id, params={"active": False})
     log.info("deactivated price %s (request_id=%s)", price_id, _request_id(price))
     return _price(price)
+
+
+def invoice_payment_intent(invoice_id: str) -> str | None:
+    """Ask Stripe which PaymentIntent paid the invoice (its invoice payments)."""
+    with _mapped_errors("invoice_payments.list"):
+        page = _client().v1.invoice_payments.list(params={"invoice": invoice_id})
+        return billing.paying_intent([payment.to_dict() for payment in page.auto_paging_iter()])
+
+
+def invoice_from_event(event: StripeEvent) -> InvoiceInfo:
+    """The Invoice carried by an invoice.* event."""
+    return billing.invoice_from_object(event.object)
+
+
+def subscription_from_event(event: StripeEvent) -> SubscriptionInfo:
+    """The Subscription carried by a customer.subscription.* event."""
+    return billing.subscription_from_object(event.object)

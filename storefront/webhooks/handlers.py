@@ -15,8 +15,9 @@ from storefront.models.base import utcnow
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import StripeEvent
-from storefront.purchases import FulfilOutcome, fulfil_purchase, refunds
+from storefront.purchases import FulfilOutcome, fulfil_purchase, refunds, subscriptions
 from storefront.purchases.declines import record_decline
+from storefront.purchases.subscriptions import SyncOutcome
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,37 @@ def _dispute(event: StripeEvent) -> tuple[WebhookOutcome, str]:
     return WebhookOutcome.PROCESSED, f"purchase {purchase.id}: dispute {dispute.status}"
 
 
+_SYNC_OUTCOMES = {
+    SyncOutcome.CREDITED: WebhookOutcome.PROCESSED,
+    SyncOutcome.UPDATED: WebhookOutcome.PROCESSED,
+    SyncOutcome.UNCHANGED: WebhookOutcome.IGNORED,
+    SyncOutcome.STALE: WebhookOutcome.IGNORED,
+    SyncOutcome.NOT_OURS: WebhookOutcome.IGNORED,
+}
+
+
+def _invoice_paid(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+    invoice = gateway.invoice_from_event(event)
+    outcome, purchase = subscriptions.credit_invoice(invoice, event.created)
+    where = f"purchase {purchase.id}" if purchase else "no purchase"
+    return _SYNC_OUTCOMES[outcome], f"{outcome.value}: {where} ({invoice.id})"
+
+
+def _invoice_payment_failed(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+    invoice = gateway.invoice_from_event(event)
+    outcome, subscription = subscriptions.invoice_payment_failed(invoice, event.created)
+    where = f"subscription {subscription.id}" if subscription else "no subscription"
+    return _SYNC_OUTCOMES[outcome], f"{outcome.value}: {where} ({invoice.id})"
+
+
+def _subscription_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+    info = gateway.subscription_from_event(event)
+    outcome, subscription = subscriptions.sync_subscription(info, event.created)
+    where = (f"subscription {subscription.id} {subscription.status}" if subscription
+             else "no subscription")
+    return _SYNC_OUTCOMES[outcome], f"{outcome.value}: {where} ({info.id})"
+
+
 HANDLERS: dict[str, Callable[[StripeEvent], tuple[WebhookOutcome, str]]] = {
     "payment_intent.succeeded": _payment_intent_event,
     "payment_intent.processing": _payment_intent_event,
@@ -66,6 +98,12 @@ HANDLERS: dict[str, Callable[[StripeEvent], tuple[WebhookOutcome, str]]] = {
     "charge.dispute.created": _dispute,
     "charge.dispute.updated": _dispute,
     "charge.dispute.closed": _dispute,
+    "invoice.paid": _invoice_paid,
+    "invoice.payment_succeeded": _invoice_paid,
+    "invoice.payment_failed": _invoice_payment_failed,
+    "customer.subscription.created": _subscription_event,
+    "customer.subscription.updated": _subscription_event,
+    "customer.subscription.deleted": _subscription_event,
 }
 
 

@@ -158,3 +158,43 @@ def test_verify_passes_after_cancellations(runner, app, two_sessions):
         db.session.commit()
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def subscription_month(app, client, seeded, make_user):
+    """Sam's Student Subscription: one paid invoice credited 900 minutes."""
+    import time
+
+    from storefront.models import Purchase
+    from tests.support import deliver
+    from tests.webhooks.billing_objects import DAY, invoice_object
+
+    student = make_user()
+    invoice = invoice_object("in_v", "sub_v", period_start=int(time.time()) - DAY,
+                             student_id=student, plan_id=seeded["Student Subscription"])
+    assert deliver(client, "invoice.paid", invoice).status_code == 200
+    with app.app_context():
+        return db.session.scalars(db.select(Purchase.id)).one()
+
+
+def test_verify_passes_with_a_subscription_month(runner, subscription_month):
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(("corruption", "complaint"), [
+    ("INSERT INTO ledger_entries (student_id, lot_id, kind, minutes, reference,"
+     " idempotency_key, created_at) SELECT student_id, lot_id, kind, minutes, 'forged',"
+     " 'forged-second-credit', created_at FROM ledger_entries", "credited 2 times"),
+    ("UPDATE purchases SET stripe_invoice_id = NULL", "subscription month without its invoice"),
+    ("UPDATE lots SET expires_at = (SELECT period_start FROM purchases"
+     " WHERE purchases.id = lots.purchase_id)", "its hours expire before its billing period ends"),
+])
+def test_verify_catches_a_corrupted_subscription_month(runner, app, subscription_month,
+                                                       corruption, complaint):
+    with app.app_context():
+        db.session.execute(text(corruption))
+        db.session.commit()
+    result = runner.invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1
+    assert f"purchase {subscription_month}: {complaint}" in result.output

@@ -1,0 +1,202 @@
+"""Subscriptions as Stripe reports them, and each paid month credited once.
+
+A subscription row moves only forwards by Stripe's own clock (the event's `created` and a
+rank of its state), never by the order events arrive in. A paid invoice becomes a completed
+purchase whose lot expires at the end of the billing period it paid (plus a grace); the
+invoice id is unique on purchases, and the subscription row is locked first, so duplicate
+or concurrent deliveries of invoice.paid and invoice.payment_succeeded credit once.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from storefront import ledger
+from storefront.account.services import purchase_credited
+from storefront.errors import StorefrontError
+from storefront.extensions import db
+from storefront.mail import queue_mail
+from storefront.models import PlanType, PricingPlan, Purchase, PurchaseStatus, User
+from storefront.models.base import utcnow
+from storefront.models.subscription import TERMINAL_STATUSES, Subscription, status_rank
+from storefront.payments import gateway
+from storefront.payments.billing import InvoiceInfo, SubscriptionInfo
+from storefront.web import absolute_url
+
+log = logging.getLogger(__name__)
+
+
+class SyncOutcome(enum.StrEnum):
+    CREDITED = "credited"  # a paid month's hours credited now
+    UPDATED = "updated"  # the subscription's state moved
+    UNCHANGED = "unchanged"  # already known (a duplicate, or the other event won)
+    STALE = "stale"  # older, by Stripe's clock, than what we hold
+    NOT_OURS = "not_ours"  # no subscription of ours and no metadata naming one
+
+
+class InvoiceUnusable(StorefrontError):
+    """A paid invoice we cannot turn into hours (no billing period)."""
+
+    error_type = "invalid_state"
+    status = 409
+
+
+def _locked(stripe_subscription_id: str) -> Subscription | None:
+    return db.session.scalars(
+        select(Subscription).where(Subscription.stripe_subscription_id == stripe_subscription_id)
+        .with_for_update().execution_options(populate_existing=True)).first()
+
+
+def _owner(metadata: dict[str, str]) -> tuple[User, PricingPlan] | None:
+    """Our student and subscription plan named in a subscription's metadata, if both exist."""
+    student_id, plan_id = metadata.get("student_id", ""), metadata.get("plan_id", "")
+    if not (student_id.isdigit() and plan_id.isdigit()):
+        return None
+    student, plan = db.session.get(User, int(student_id)), db.session.get(PricingPlan, int(plan_id))
+    if student is None or plan is None or plan.type is not PlanType.SUBSCRIPTION:
+        return None
+    return student, plan
+
+
+def subscription_for(stripe_subscription_id: str | None, metadata: dict[str, str], *,
+                     status: str) -> Subscription | None:
+    """Our subscription row, locked; created (in `status`, older than any event) from the
+    metadata when we do not know it yet. None when it is not ours."""
+    if not stripe_subscription_id:
+        return None
+    subscription = _locked(stripe_subscription_id)
+    if subscription is not None:
+        return subscription
+    owner = _owner(metadata)
+    if owner is None:
+        return None
+    try:
+        with db.session.begin_nested():
+            db.session.add(Subscription(
+                stripe_subscription_id=stripe_subscription_id, student_id=owner[0].id,
+                plan_id=owner[1].id, status=status, state_created=0, state_rank=0))
+    except IntegrityError:
+        pass  # created by a concurrent delivery meanwhile: use that one
+    return _locked(stripe_subscription_id)
+
+
+def _is_newer(subscription: Subscription, created: int, status: str) -> bool:
+    if subscription.is_terminal and status not in TERMINAL_STATUSES:
+        return False  # Stripe never reopens an ended subscription
+    return (created, status_rank(status)) >= (subscription.state_created,
+                                              subscription.state_rank)
+
+
+def _set_status(subscription: Subscription, status: str, created: int) -> None:
+    subscription.status = status
+    subscription.state_created = created
+    subscription.state_rank = status_rank(status)
+
+
+def sync_subscription(info: SubscriptionInfo, created: int) -> tuple[SyncOutcome,
+                                                                     Subscription | None]:
+    """customer.subscription.*: take Stripe's state unless we hold a newer one."""
+    subscription = subscription_for(info.id, info.metadata, status=info.status)
+    if subscription is None:
+        return SyncOutcome.NOT_OURS, None
+    if not _is_newer(subscription, created, info.status):
+        log.info("subscription %d: ignoring %s of %d (holding %s of %d)", subscription.id,
+                 info.status, created, subscription.status, subscription.state_created)
+        return SyncOutcome.STALE, subscription
+    before = (subscription.status, subscription.current_period_start,
+              subscription.current_period_end, subscription.cancel_at_period_end,
+              subscription.canceled_at, subscription.ended_at)
+    after = (info.status, info.current_period_start, info.current_period_end,
+             info.cancel_at_period_end, info.canceled_at, info.ended_at)
+    _set_status(subscription, info.status, created)
+    (subscription.current_period_start, subscription.current_period_end,
+     subscription.cancel_at_period_end, subscription.canceled_at,
+     subscription.ended_at) = after[1:]
+    db.session.flush()
+    return (SyncOutcome.UNCHANGED if before == after else SyncOutcome.UPDATED), subscription
+
+
+def _paid_purchase(invoice_id: str) -> Purchase | None:
+    return db.session.scalars(
+        select(Purchase).where(Purchase.stripe_invoice_id == invoice_id)
+        .execution_options(populate_existing=True)).first()
+
+
+def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Purchase | None]:
+    """invoice.paid / invoice.payment_succeeded: the month's hours as a lot, once per invoice,
+    expiring at the end of the period paid plus SUBSCRIPTION_GRACE_HOURS."""
+    if invoice.status != "paid" or invoice.amount_paid <= 0:
+        return SyncOutcome.UNCHANGED, None
+    subscription = subscription_for(invoice.subscription_id, invoice.subscription_metadata,
+                                    status="active")
+    if subscription is None:
+        return SyncOutcome.NOT_OURS, None
+    if (done := _paid_purchase(invoice.id)) is not None:
+        return SyncOutcome.UNCHANGED, done
+    period_end = invoice.period_end or subscription.current_period_end
+    if period_end is None:
+        raise InvoiceUnusable(f"Invoice {invoice.id} names no billing period.")
+    payment_intent_id = invoice.payment_intent_id
+    if payment_intent_id is None and not invoice.payments_included:
+        payment_intent_id = gateway.invoice_payment_intent(invoice.id)
+    now = utcnow()
+    paid_at = min(invoice.paid_at or datetime.fromtimestamp(created, now.tzinfo), now)
+    plan = subscription.plan
+    purchase = Purchase(
+        student_id=subscription.student_id, plan_id=plan.id, plan_name=plan.name,
+        plan_type=plan.plan_type, minutes=plan.minutes_included,
+        price_minor=invoice.amount_paid, currency=invoice.currency, validity_days=None,
+        status=PurchaseStatus.COMPLETED.value,
+        attempt_key=hashlib.sha256(f"invoice:{invoice.id}".encode()).hexdigest(),
+        payment_intent_id=payment_intent_id, subscription_id=subscription.id,
+        stripe_invoice_id=invoice.id, period_start=invoice.period_start,
+        period_end=period_end, paid_at=paid_at)
+    db.session.add(purchase)
+    db.session.flush()
+    grace = timedelta(hours=current_app.config.get("SUBSCRIPTION_GRACE_HOURS", 0))
+    lot = ledger.credit_purchase(purchase, paid_at, expires_at=period_end + grace)
+    purchase.expires_at = lot.expires_at
+    purchase_credited(purchase)
+    log.info("subscription %d: invoice %s paid; purchase %d credited", subscription.id,
+             invoice.id, purchase.id)
+    return SyncOutcome.CREDITED, purchase
+
+
+def _later_month_paid(subscription: Subscription, invoice: InvoiceInfo) -> bool:
+    """Whether this invoice, or a month at least as late, has been paid already."""
+    conditions = [Purchase.stripe_invoice_id == invoice.id]
+    if invoice.period_end is not None:
+        conditions.append(Purchase.period_end >= invoice.period_end)
+    return db.session.scalar(select(Purchase.id).where(
+        Purchase.subscription_id == subscription.id, or_(*conditions)).limit(1)) is not None
+
+
+def invoice_payment_failed(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome,
+                                                                       Subscription | None]:
+    """invoice.payment_failed on the latest month: the subscription is past due and the
+    student is asked by email to update their card."""
+    subscription = subscription_for(invoice.subscription_id, invoice.subscription_metadata,
+                                    status="incomplete")
+    if subscription is None:
+        return SyncOutcome.NOT_OURS, None
+    if subscription.status == "incomplete" or _later_month_paid(subscription, invoice):
+        # A first payment failing leaves the subscription incomplete; a later month paid
+        # makes this failure old news.
+        return SyncOutcome.STALE, subscription
+    if not _is_newer(subscription, created, "past_due"):
+        return SyncOutcome.STALE, subscription
+    _set_status(subscription, "past_due", created)
+    db.session.flush()
+    queue_mail(subscription.student.email, "subscription_payment_failed",
+               user=subscription.student, subscription=subscription,
+               amount_minor=invoice.amount_due, currency=invoice.currency,
+               link=absolute_url("account.dashboard"))
+    log.info("subscription %d: invoice %s failed; past due", subscription.id, invoice.id)
+    return SyncOutcome.UPDATED, subscription
