@@ -11,9 +11,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Barrier
 from urllib.parse import urlencode
 
+import requests
 import stripe
 from werkzeug.serving import make_server
 
@@ -218,3 +221,24 @@ def deliver(client, event_type: str, obj: dict, **kwargs):
     """POST a signed event to the webhook through the test client."""
     payload, headers = signed_event(event_type, obj, **kwargs)
     return client.post(WEBHOOK_PATH, data=payload, headers=headers)
+
+
+def all_at_once(work, items: list) -> list:
+    """work(item) for every item, each in its own thread, all released at the same instant;
+    the results in the items' order."""
+    barrier = Barrier(len(items))
+
+    def run(item):
+        barrier.wait()
+        return work(item)
+
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(run, items))
+
+
+def post_webhooks_at_once(server_url: str, deliveries: list[tuple[bytes, dict]]) -> list[int]:
+    """POST signed deliveries (signed_event's results) to the webhook concurrently; their
+    status codes."""
+    return all_at_once(lambda delivery: requests.post(
+        server_url + WEBHOOK_PATH, data=delivery[0], headers=delivery[1], timeout=60
+    ).status_code, deliveries)

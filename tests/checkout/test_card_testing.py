@@ -234,17 +234,29 @@ def test_declines_count_against_the_address_that_started_the_purchase(
     assert initiate(browser(limited_app, OTHER_IP), plan_id, "y@example.com").status_code == 201
 
 
-def test_staff_see_declines_and_blocks(limited_app, plan_id, make_user):
-    attacker = browser(limited_app, ATTACKER_IP)
+def blocked_attacker(app, plan_id: int, card: str):
+    """A browser whose purchase for tester@example.com had three declines with `card`, so
+    it is cooling down; returns the browser and the PaymentIntent's client secret."""
+    attacker = browser(app, ATTACKER_IP)
     started = start_on_page(attacker, plan_id, email="tester@example.com")
     secret = client_secret(attacker, started.headers["Location"])
     for _ in range(3):
-        confirm(attacker, secret, "4000000000009987")
+        confirm(attacker, secret, card)
+    return attacker, secret
+
+
+def staff_client(app, make_user):
+    make_user("staff@example.com", staff=True)
+    staff = app.test_client()
+    log_in(staff, "staff@example.com")
+    return staff
+
+
+def test_staff_see_declines_and_blocks(limited_app, plan_id, make_user):
+    attacker, _ = blocked_attacker(limited_app, plan_id, "4000000000009987")
     assert start_on_page(attacker, plan_id, email="x@example.com").status_code == 429
 
-    make_user("staff@example.com", staff=True)
-    staff = limited_app.test_client()
-    log_in(staff, "staff@example.com")
+    staff = staff_client(limited_app, make_user)
     assert "/staff/declines" in staff.get("/staff").get_data(as_text=True)
     page = staff.get("/staff/declines")
     html = page.get_data(as_text=True)
@@ -278,18 +290,12 @@ def test_test_mode_confirm_is_rate_limited(make_app, seeded_with):
 
 
 def test_staff_see_each_refused_attempt(limited_app, plan_id, make_user):
-    attacker = browser(limited_app, ATTACKER_IP)
-    started = start_on_page(attacker, plan_id, email="tester@example.com")
-    secret = client_secret(attacker, started.headers["Location"])
-    for _ in range(3):
-        confirm(attacker, secret, "4000000000000002")
+    attacker, secret = blocked_attacker(limited_app, plan_id, "4000000000000002")
     assert start_on_page(attacker, plan_id, email="x@example.com").status_code == 429
     assert initiate(attacker, plan_id, "y@example.com").status_code == 429
     assert confirm(attacker, secret, "4242424242424242").status_code == 429
 
-    make_user("staff@example.com", staff=True)
-    staff = limited_app.test_client()
-    log_in(staff, "staff@example.com")
+    staff = staff_client(limited_app, make_user)
     html = staff.get("/staff/declines").get_data(as_text=True)
     refused = html.split('id="refused-attempts"')[1].split("</section>")[0]
     assert refused.count(ATTACKER_IP) == 3

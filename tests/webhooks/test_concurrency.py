@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
-
 import requests
 
 from storefront.extensions import db
 from storefront.ledger import verify_ledger
 from storefront.models import LedgerEntry, Purchase, WebhookEvent
-from tests.support import WEBHOOK_PATH, pay, signed_event, start_purchase, wait_for
+from tests.support import (
+    WEBHOOK_PATH,
+    all_at_once,
+    pay,
+    post_webhooks_at_once,
+    signed_event,
+    start_purchase,
+    wait_for,
+)
 
 
 def _credits(app, transaction_id) -> tuple[str, int, int]:
@@ -27,17 +32,8 @@ def test_twenty_concurrent_deliveries_of_one_event_credit_once(
 ):
     started = start_purchase(client, seeded["Standard Package"])
     intent = pay(stripe_emulator, started["payment_intent_id"])
-    payload, headers = signed_event("payment_intent.succeeded", intent, event_id="evt_storm")
-    barrier = Barrier(20)
-
-    def send(_):
-        barrier.wait()
-        return requests.post(live_server.url + WEBHOOK_PATH, data=payload, headers=headers,
-                             timeout=60).status_code
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        statuses = list(pool.map(send, range(20)))
-    assert statuses == [200] * 20
+    delivery = signed_event("payment_intent.succeeded", intent, event_id="evt_storm")
+    assert post_webhooks_at_once(live_server.url, [delivery] * 20) == [200] * 20
     assert _credits(app, started["transaction_id"]) == ("completed", 1, 600)
     with app.app_context():
         # The emulator's own delivery of this payment may land too, under another event id.
@@ -52,16 +48,7 @@ def test_concurrent_events_with_different_ids_credit_once(
     intent = pay(stripe_emulator, started["payment_intent_id"])
     deliveries = [signed_event("payment_intent.succeeded", intent, event_id=f"evt_{n}")
                   for n in range(10)]
-    barrier = Barrier(10)
-
-    def send(delivery):
-        barrier.wait()
-        payload, headers = delivery
-        return requests.post(live_server.url + WEBHOOK_PATH, data=payload, headers=headers,
-                             timeout=60).status_code
-
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        assert set(pool.map(send, deliveries)) == {200}
+    assert set(post_webhooks_at_once(live_server.url, deliveries)) == {200}
     assert _credits(app, started["transaction_id"]) == ("completed", 1, 300)
 
 
@@ -71,10 +58,7 @@ def _race_page_and_webhook(live_server, intent, cookies) -> set[int]:
     payload, headers = signed_event("payment_intent.succeeded", intent)
     complete_url = (f"{live_server.url}/checkout/complete?payment_intent={intent['id']}"
                     f"&payment_intent_client_secret={intent['client_secret']}")
-    barrier = Barrier(4)
-
     def hit(kind):
-        barrier.wait()
         if kind == "page":
             response = requests.get(complete_url, cookies=cookies, timeout=60)
             assert 'data-payment-status="succeeded"' in response.text
@@ -82,8 +66,7 @@ def _race_page_and_webhook(live_server, intent, cookies) -> set[int]:
         return requests.post(live_server.url + WEBHOOK_PATH, data=payload,
                              headers=headers, timeout=60).status_code
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return set(pool.map(hit, ["page", "hook", "page", "hook"]))
+    return set(all_at_once(hit, ["page", "hook", "page", "hook"]))
 
 
 def test_complete_page_racing_the_webhook_credits_once(

@@ -4,17 +4,14 @@ the subscription's state never moved backwards."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from threading import Barrier
 
 import pytest
-import requests
 
 from storefront.extensions import db
 from storefront.ledger import verify_ledger
 from storefront.models import LedgerEntry, Lot, OutgoingMail, Purchase, Subscription
-from tests.support import WEBHOOK_PATH, deliver, pay, signed_event
+from tests.support import deliver, pay, post_webhooks_at_once, signed_event
 from tests.webhooks.billing_objects import DAY, invoice_object, subscription_object
 
 PLAN = "Student Subscription"  # 900 minutes for 119.00 a month
@@ -88,17 +85,7 @@ def test_twenty_concurrent_invoice_deliveries_credit_once(app, owner, live_serve
                   for _ in range(10)]
     deliveries += [signed_event(kind, invoice, event_id=f"evt_inv_{n}")
                    for n, kind in enumerate(["invoice.paid", "invoice.payment_succeeded"] * 5)]
-    barrier = Barrier(20)
-
-    def send(delivery):
-        barrier.wait()
-        payload, headers = delivery
-        return requests.post(live_server.url + WEBHOOK_PATH, data=payload, headers=headers,
-                             timeout=60).status_code
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        statuses = list(pool.map(send, deliveries))
-    assert statuses == [200] * 20
+    assert post_webhooks_at_once(live_server.url, deliveries) == [200] * 20
     assert [m for m, _ in credits(app, owner["student_id"])] == [900]
 
 
