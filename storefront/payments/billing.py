@@ -1,7 +1,7 @@
 """Stripe Billing objects (Subscription, Invoice) as carried by webhook events, read into
 plain dataclasses: in the shape of API version 2025-03-31 and later, and the older one.
 
-No Stripe calls here: gateway.py, the only module importing stripe, reads events with
+No Stripe calls here: the gateway, the only package importing stripe, reads events with
 these (invoice_from_event, subscription_from_event) and asks Stripe what an event lacks.
 """
 
