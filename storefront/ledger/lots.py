@@ -25,7 +25,9 @@ class LotUnavailable(StorefrontError):
 
 def refund_target_minutes(granted: int, refunded_minor: int, price_minor: int) -> int:
     """The minutes a refund of `refunded_minor` takes back: the same share of the grant,
-    rounded half-up."""
+    rounded half-up (nothing for a free month, which cannot be refunded)."""
+    if refunded_minor <= 0 or price_minor <= 0:
+        return 0
     return divide_half_up(granted * refunded_minor, price_minor)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storefront.extensions import db
@@ -58,6 +58,9 @@ class PricingPlan(db.Model):
     display_order: Mapped[int] = mapped_column(Integer, default=0)
     is_featured: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A subscription plan may carry a paid month's unused minutes into the next month.
+    rollover_unused: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                  server_default=false())
     # A subscription plan's Stripe Product and its current monthly Price (flask stripe
     # sync-plans keeps them in step with name, price_minor and currency).
     stripe_product_id: Mapped[str | None] = mapped_column(String(255))

@@ -58,7 +58,9 @@ class Purchase(db.Model):
     __tablename__ = "purchases"
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUSES})", name="status"),
-        CheckConstraint("price_minor > 0", name="price_positive"),
+        # A subscription's free month (trial, 100% coupon) is the only purchase of price 0.
+        CheckConstraint("price_minor > 0 OR (price_minor = 0 AND stripe_invoice_id IS NOT NULL)",
+                        name="price_positive_or_free_month"),
         CheckConstraint("minutes > 0", name="minutes_positive"),
         CheckConstraint(
             "status NOT IN ('completed', 'partially_refunded', 'refunded') OR paid_at IS NOT NULL",

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from storefront import ledger
-from storefront.errors import NotFound, ValidationError
+from storefront.errors import NotFound, StorefrontError, ValidationError
 from storefront.extensions import db
 from storefront.models import LedgerEntry, Purchase, PurchaseStatus
 from storefront.payments import gateway
@@ -18,6 +18,13 @@ from storefront.payments.gateway import ChargeInfo, DisputeInfo
 from storefront.purchases.lookup import purchase_for_intent
 
 log = logging.getLogger(__name__)
+
+
+class PaymentUnknown(StorefrontError):
+    """A purchase whose payment at Stripe we do not know, so we cannot refund it."""
+
+    error_type = "invalid_state"
+    status = 409
 
 
 def refundable_minor(purchase: Purchase) -> int:
@@ -64,6 +71,12 @@ def request_refund(*, purchase: Purchase, amount_minor: int, reason: str,
 
     Never more than was paid; `request_key` makes a repeated submission one refund.
     """
+    if purchase.payment_intent_id is None:
+        # A subscription month whose invoice Stripe delivered without naming its payment:
+        # there is nothing we could ask Stripe to refund.
+        raise PaymentUnknown(
+            f"Stripe has not told us which payment paid this month (invoice "
+            f"{purchase.stripe_invoice_id or 'unknown'}); refund it in the Stripe Dashboard.")
     available = refundable_minor(purchase)
     if available <= 0:
         raise ValidationError.for_fields({"amount": ["Nothing left to refund on this purchase."]})

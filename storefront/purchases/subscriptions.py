@@ -129,22 +129,40 @@ def _paid_purchase(invoice_id: str) -> Purchase | None:
         .execution_options(populate_existing=True)).first()
 
 
+# A paid invoice makes these active again (Stripe does the same).
+_REVIVED_BY_PAYMENT = frozenset({"incomplete", "past_due", "unpaid"})
+
+
+def _activate(subscription: Subscription, created: int) -> bool:
+    """A paid invoice newer, by Stripe's clock, than the state we hold makes an incomplete
+    or past-due subscription active; an ended one stays ended."""
+    if subscription.status not in _REVIVED_BY_PAYMENT or not _is_newer(subscription, created,
+                                                                        "active"):
+        return False
+    _set_status(subscription, "active", created)
+    db.session.flush()
+    log.info("subscription %d: active again after a paid invoice", subscription.id)
+    return True
+
+
 def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Purchase | None]:
     """invoice.paid / invoice.payment_succeeded: the month's hours as a lot, once per invoice,
-    expiring at the end of the period paid plus SUBSCRIPTION_GRACE_HOURS."""
-    if invoice.status != "paid" or invoice.amount_paid <= 0:
+    expiring at the end of the period paid plus SUBSCRIPTION_GRACE_HOURS; a free month (trial,
+    coupon) too. The subscription becomes active if the invoice is newer than its state."""
+    if invoice.status != "paid" or invoice.amount_paid < 0:
         return SyncOutcome.UNCHANGED, None
     subscription = subscription_for(invoice.subscription_id, invoice.subscription_metadata,
                                     status="active")
     if subscription is None:
         return SyncOutcome.NOT_OURS, None
+    activated = _activate(subscription, created)
     if (done := _paid_purchase(invoice.id)) is not None:
-        return SyncOutcome.UNCHANGED, done
+        return (SyncOutcome.UPDATED if activated else SyncOutcome.UNCHANGED), done
     period_end = invoice.period_end or subscription.current_period_end
     if period_end is None:
         raise InvoiceUnusable(f"Invoice {invoice.id} names no billing period.")
     payment_intent_id = invoice.payment_intent_id
-    if payment_intent_id is None and not invoice.payments_included:
+    if payment_intent_id is None and not invoice.payments_included and invoice.amount_paid:
         payment_intent_id = gateway.invoice_payment_intent(invoice.id)
     now = utcnow()
     paid_at = min(invoice.paid_at or datetime.fromtimestamp(created, now.tzinfo), now)
