@@ -4,10 +4,13 @@ deliver."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.parse
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from storefront import ledger
@@ -147,6 +150,33 @@ def stripe_sync_plans() -> None:
         click.echo(line)
     if not changes:
         click.echo("Every subscription plan is in step with Stripe; nothing changed.")
+
+
+@stripe_cli.command("renew")
+@click.argument("subscription_id")
+def stripe_renew(subscription_id: str) -> None:
+    """Development only: have the Stripe emulator start a subscription's next billing period
+    (next invoice charged, webhooks sent); refused without STRIPE_API_BASE."""
+    base = current_app.config.get("STRIPE_API_BASE")
+    if not base:
+        click.echo("Refused: renewing on demand needs the Stripe emulator (STRIPE_API_BASE); "
+                   "real Stripe renews subscriptions itself.", err=True)
+        raise SystemExit(2)
+    request = urllib.request.Request(  # noqa: S310 (the config checks it is loopback http)
+        f"{base.rstrip('/')}/_config/subscriptions/{urllib.parse.quote(subscription_id)}/renew",
+        data=b"", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            subscription = json.load(response)
+    except urllib.error.HTTPError as error:
+        message = (json.loads(error.read() or b"{}").get("error") or {}).get("message")
+        click.echo(f"The emulator refused: {message or error.reason}", err=True)
+        raise SystemExit(1) from None
+    except OSError as error:
+        click.echo(f"The emulator could not be reached at {base}: {error}", err=True)
+        raise SystemExit(2) from None
+    click.echo(f"Subscription {subscription['id']} is {subscription['status']}; its invoice "
+               "and events follow by webhook.")
 
 
 def _delivery_line(report: DeliveryReport) -> str:

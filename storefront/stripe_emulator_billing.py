@@ -26,6 +26,8 @@ from aiohttp import web
 from localstripe import resources, server
 from localstripe.errors import UserError
 
+from storefront.stripe_emulator_renewal import add_renewal
+
 PRICE_PREFIX = "price_"
 _PRICE_FIELDS = {"unit_amount", "currency", "recurring", "product", "product_data", "active",
                  "metadata", "lookup_key", "transfer_lookup_key", "nickname"}
@@ -301,3 +303,4 @@ def emulate_billing() -> None:
     _add_price_routes()
     _subscriptions_take_prices()
     _invoices_as_stripe_shows_them()
+    add_renewal()  # POST /_config/subscriptions/{id}/renew: the next billing period

@@ -1,0 +1,85 @@
+"""Development-only renewal: the emulator starts the next billing period, charges the saved
+card and sends Stripe's events; our webhooks credit the new month once, or mark the
+subscription past due and email the student."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from storefront.extensions import db
+from storefront.ledger import verify_ledger
+from storefront.models import LedgerEntry, Lot, OutgoingMail, Purchase, WebhookEvent
+from tests.billing.subscribed import months, state, subscribe
+from tests.support import wait_for
+
+PLAN = "Student Subscription"  # 900 minutes for 119.00 a month
+
+
+def events(app, kind: str) -> int:
+    with app.app_context():
+        return len(db.session.scalars(db.select(WebhookEvent.id).where(
+            WebhookEvent.type == kind)).all())
+
+
+def test_renewal_credits_the_second_month_once(app, live_server, seeded, make_user,
+                                               stripe_emulator):
+    sam = make_user()
+    sub_id = subscribe(app, stripe_emulator, sam, seeded[PLAN])
+    _, first_end, _ = state(app, sub_id)
+
+    result = app.test_cli_runner().invoke(args=["stripe", "renew", sub_id])
+
+    assert result.exit_code == 0, result.output
+    assert "is active" in result.output
+    wait_for(lambda: months(app, sub_id) == 2 and events(app, "invoice.payment_succeeded") == 2
+             and events(app, "invoice.paid") == 2)
+    wait_for(lambda: state(app, sub_id)[1] > first_end)
+    stripe_sub = stripe_emulator.client().v1.subscriptions.retrieve(sub_id)
+    new_end = datetime.fromtimestamp(stripe_sub["items"].data[0].current_period_end, UTC)
+    assert state(app, sub_id) == ("active", new_end, False)
+    with app.app_context():
+        assert verify_ledger() == []
+        rows = db.session.execute(db.select(Purchase.period_start, Purchase.period_end,
+                                            Purchase.price_minor, Lot.expires_at)
+                                  .join(Lot).order_by(Purchase.id)).all()
+        assert tuple(rows[1]) == (first_end, new_end, 11900, new_end)
+        credits = db.session.scalars(db.select(LedgerEntry.minutes).where(
+            LedgerEntry.kind == "purchase_credit")).all()
+        assert credits == [900, 900]
+
+
+def test_renewal_with_a_failing_card_is_past_due_and_emails_the_student(
+        app, live_server, seeded, make_user, stripe_emulator):
+    sam = make_user()
+    sub_id = subscribe(app, stripe_emulator, sam, seeded[PLAN])
+    stripe = stripe_emulator.client()
+    customer = stripe.v1.subscriptions.retrieve(sub_id).customer
+    # 4000 0000 0000 0341: attaches to the customer, then fails every charge.
+    failing = stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail",
+                                               params={"customer": customer})
+    stripe.v1.subscriptions.update(sub_id, params={"default_payment_method": failing.id})
+
+    result = app.test_cli_runner().invoke(args=["stripe", "renew", sub_id])
+
+    assert result.exit_code == 0, result.output
+    wait_for(lambda: state(app, sub_id)[0] == "past_due")
+    wait_for(lambda: events(app, "invoice.payment_failed") == 1)
+    assert months(app, sub_id) == 1
+    with app.app_context():
+        mail = db.session.scalars(db.select(OutgoingMail).where(
+            OutgoingMail.template == "subscription_payment_failed")).one()
+        assert mail.to_address == "sam@example.com" and "update your card" in mail.body
+    assert stripe.v1.subscriptions.retrieve(sub_id).status == "past_due"
+
+
+def test_renew_is_refused_without_the_emulator(make_app):
+    app = make_app(STRIPE_API_BASE=None)
+    result = app.test_cli_runner().invoke(args=["stripe", "renew", "sub_123"])
+    assert result.exit_code == 2
+    assert "needs the Stripe emulator" in result.output
+
+
+def test_renewing_an_unknown_subscription_says_so(app):
+    result = app.test_cli_runner().invoke(args=["stripe", "renew", "sub_missing"])
+    assert result.exit_code == 1
+    assert "The emulator refused" in result.output
