@@ -4,13 +4,14 @@
 
 does what Stripe does when a monthly subscription's period ends:
 - a subscription set to cancel at period end ends instead (customer.subscription.deleted);
-- otherwise its period moves one interval on (customer.subscription.updated), the next
-  invoice is created for its price (invoice.created) and charged to its default payment
-  method, the one saved on the first payment (or the customer's invoice default);
+- otherwise its period moves one interval on, the next invoice is created for its price
+  (invoice.created) and charged to its default payment method, the one saved on the first
+  payment (or the customer's invoice default);
 - paid: payment_intent.succeeded, invoice.paid and invoice.payment_succeeded (and a past-due
   subscription becomes active again);
 - declined (card 4000 0000 0000 0341 attaches but fails charges): payment_intent.payment_failed,
-  invoice.payment_failed, and the subscription goes past_due (customer.subscription.updated).
+  invoice.payment_failed, and the subscription goes past_due;
+- then one customer.subscription.updated with the new period and the resulting status.
 
 It answers with the subscription. Subscriptions also take `default_payment_method` on update,
 so a test or a developer can put a failing card on one. Development and tests only:
@@ -92,8 +93,8 @@ def renew(subscription_id: str) -> Any:
     if subscription.cancel_at_period_end:
         subscription.canceled_at = subscription.canceled_at or int(resources.time.time())
         return resources.Subscription._api_delete(subscription.id)
+    was = subscription.status
     subscription._period_start = subscription.current_period_end
-    _event("customer.subscription.updated", subscription)
     pending = [item for item in resources.InvoiceItem._api_list_all(
         None, customer=subscription.customer, limit=99)._list if item.invoice is None]
     invoice = resources.Invoice(
@@ -103,20 +104,28 @@ def renew(subscription_id: str) -> Any:
         date=subscription.current_period_start)
     invoice.billing_reason = "subscription_cycle"
     invoice._finalize()
+    _charge(subscription, invoice)
+    if subscription.status == was:
+        # The new period, in one update after the payment's outcome (a change of status
+        # sent its own): two states in one second would leave their order to chance.
+        _event("customer.subscription.updated", subscription)
+    resources.store.dump_to_disk()
+    return subscription
+
+
+def _charge(subscription: Any, invoice: Any) -> None:
     if invoice.status == "paid":  # nothing to charge (a 0.00 month)
         invoice._on_payment_success()
-        return subscription
+        return
     method = _payment_method_of(subscription)
     if method is None:
         _failed(subscription, invoice, None)
-        return subscription
+        return
     intent = resources.PaymentIntent(amount=invoice.total, currency=invoice.currency,
                                      customer=subscription.customer, payment_method=method)
     intent.invoice = invoice.id
     invoice.payment_intent = intent.id
     intent._confirm(on_failure_now=lambda: _failed(subscription, invoice, intent))
-    resources.store.dump_to_disk()
-    return subscription
 
 
 def add_renewal() -> None:

@@ -21,8 +21,11 @@ _STATUSES = ", ".join(f"'{s}'" for s in SUBSCRIPTION_STATUSES)
 
 
 def status_rank(status: str) -> int:
-    """Orders two states Stripe reported in the same second: an ending wins."""
-    return 2 if status in TERMINAL_STATUSES else 1
+    """Orders two states Stripe reported in the same second: an ending wins, and incomplete
+    (a subscription's first state, never returned to) loses."""
+    if status in TERMINAL_STATUSES:
+        return 3
+    return 1 if status == "incomplete" else 2
 
 
 class Subscription(db.Model):

@@ -83,3 +83,15 @@ def test_invoice_paid_never_reopens_an_ended_subscription(app, client, owner):
     deliver(client, "invoice.paid", invoice_object("in_e", "sub_e", period_start=now, **owner),
             created=now + 5)
     assert status_of(app, "sub_e") == "canceled"
+
+
+def test_incomplete_reported_in_the_same_second_as_active_does_not_undo_it(app, client, owner):
+    """Stripe never takes a subscription back to incomplete: the creation event, sent in the
+    same second as the update that activated it and delivered after it, changes nothing."""
+    now = int(time.time())
+    deliver(client, "customer.subscription.updated",
+            subscription_object("sub_same", status="active", start=now, **owner), created=now)
+    deliver(client, "customer.subscription.created",
+            subscription_object("sub_same", status="incomplete", start=now, **owner),
+            created=now)
+    assert status_of(app, "sub_same") == "active"
