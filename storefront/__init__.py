@@ -83,12 +83,14 @@ def register_blueprints(app: Flask) -> None:
     from storefront import api, catalog, checkout, webhooks
     from storefront.account.views import bp as account_bp
     from storefront.staff.plans import bp as staff_plans_bp
+    from storefront.staff.subscriptions import bp as staff_subscriptions_bp
     from storefront.staff.views import bp as staff_bp
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(staff_plans_bp)
+    app.register_blueprint(staff_subscriptions_bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.balances_bp)

@@ -52,6 +52,13 @@ class RefundForm(RequestKeyMixin, FlaskForm):
     reason = StringField("Reason", validators=[Optional(), Length(max=500)])
 
 
+class CancelSubscriptionForm(RequestKeyMixin, FlaskForm):
+    when = SelectField("When", choices=[SelectChoice("period_end", "At the end of the period"),
+                                        SelectChoice("now", "Now")])
+    confirm = BooleanField("Yes, cancel this subscription at Stripe",
+                           validators=[InputRequired(message="Tick the box to confirm.")])
+
+
 class ExpiryForm(FlaskForm):
     grace_hours = WholeNumberField("Grace (hours)", default=24, validators=[
         InputRequired(), NumberRange(min=0, max=MAX_GRACE_HOURS)])

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from storefront.extensions import db
-from storefront.models import LedgerEntry, Lot, Purchase, User
+from storefront.models import LedgerEntry, Lot, Purchase, Subscription, User
+from storefront.models.subscription import SUBSCRIPTION_STATUSES
+from storefront.payments import gateway
+from storefront.payments.billing import InvoiceInfo
+from storefront.payments.errors import PaymentError
+
+log = logging.getLogger(__name__)
 
 
 def find_students(query: str, limit: int = 50) -> list[User]:
@@ -43,3 +51,47 @@ def student_lots(student: User) -> list[tuple[Lot, Purchase]]:
     return list(db.session.execute(
         select(Lot, Purchase).join(Purchase, Lot.purchase_id == Purchase.id)
         .where(Lot.student_id == student.id).order_by(Lot.id.desc())).tuples())
+
+
+def subscriptions_of_status(status: str | None) -> tuple[Select, dict[str, int]]:
+    """Subscriptions of one status (every one when None), newest first, as a query to page
+    through; and how many there are of each status."""
+    query = select(Subscription).order_by(Subscription.created_at.desc(),
+                                          Subscription.id.desc())
+    if status in SUBSCRIPTION_STATUSES:
+        query = query.where(Subscription.status == status)
+    counts = dict(db.session.execute(
+        select(Subscription.status, func.count()).group_by(Subscription.status)).all())
+    return query, {name: counts.get(name, 0) for name in SUBSCRIPTION_STATUSES}
+
+
+@dataclass
+class SubscriptionRecord:
+    """A student's subscription as staff see it: our credited months, and the invoices
+    Stripe reports that we have not credited (None when Stripe could not be asked)."""
+
+    subscription: Subscription
+    months: list[Purchase]
+    uncredited: list[InvoiceInfo] | None = field(default_factory=list)
+
+
+def student_subscriptions(student: User) -> list[SubscriptionRecord]:
+    """The student's subscriptions, newest first, each with its months and open invoices."""
+    records = []
+    for subscription in db.session.scalars(
+            select(Subscription).where(Subscription.student_id == student.id)
+            .order_by(Subscription.id.desc())):
+        months = list(db.session.scalars(select(Purchase).where(
+            Purchase.subscription_id == subscription.id).order_by(Purchase.period_end.desc(),
+                                                                 Purchase.id.desc())))
+        credited = {month.stripe_invoice_id for month in months}
+        try:
+            uncredited = [invoice for invoice in
+                          gateway.subscription_invoices(subscription.stripe_subscription_id)
+                          if invoice.id not in credited and invoice.status != "draft"]
+        except PaymentError:
+            log.warning("invoices of subscription %d could not be read from Stripe",
+                        subscription.id)
+            uncredited = None
+        records.append(SubscriptionRecord(subscription, months, uncredited))
+    return records

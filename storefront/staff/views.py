@@ -25,6 +25,7 @@ from storefront.staff.access import only_staff
 from storefront.staff.forms import (
     MAX_GRACE_HOURS,
     CancelSessionForm,
+    CancelSubscriptionForm,
     ExpiryForm,
     ExtendForm,
     RefundForm,
@@ -36,6 +37,7 @@ from storefront.staff.queries import (
     lots_past_expiry,
     student_ledger,
     student_lots,
+    student_subscriptions,
 )
 from storefront.validation import FieldError, clean_int
 
@@ -92,6 +94,8 @@ def student(student_id: int):
         session_form=SessionForm(), cancel_form=CancelSessionForm(),
         extend_form=ExtendForm(), refund_form=RefundForm(),
         refundable=refundable_minor, now=utcnow(),
+        subscriptions=student_subscriptions(user),
+        cancel_subscription_form=CancelSubscriptionForm(),
     )
 
 

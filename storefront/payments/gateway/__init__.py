@@ -32,6 +32,8 @@ from storefront.payments.gateway.intents import (
 )
 from storefront.payments.gateway.stripe_billing import (
     PriceInfo,
+    cancel_subscription_at_period_end,
+    cancel_subscription_now,
     create_monthly_price,
     create_product,
     deactivate_price,
@@ -42,6 +44,7 @@ from storefront.payments.gateway.stripe_billing import (
     product_exists,
     retrieve_price,
     subscription_from_event,
+    subscription_invoices,
 )
 
 __all__ = [
@@ -53,5 +56,6 @@ __all__ = [
     "invoice_from_event", "invoice_payment_intent", "payment_intent_from_event",
     "payment_intent_of_charge", "product_exists", "recent_payment_intents",
     "recent_refunded_payment_intents", "retrieve_payment_intent", "retrieve_price",
-    "subscription_from_event",
+    "subscription_from_event", "cancel_subscription_now", "cancel_subscription_at_period_end",
+    "subscription_invoices",
 ]

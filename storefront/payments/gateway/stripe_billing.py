@@ -131,3 +131,37 @@ def invoice_from_event(event: StripeEvent) -> InvoiceInfo:
 def subscription_from_event(event: StripeEvent) -> SubscriptionInfo:
     """The Subscription carried by a customer.subscription.* event."""
     return billing.subscription_from_object(event.object)
+
+
+def _subscription(obj: stripe.StripeObject) -> SubscriptionInfo:
+    return billing.subscription_from_object(obj.to_dict())
+
+
+def cancel_subscription_now(subscription_id: str, *, idempotency_key: str) -> SubscriptionInfo:
+    """End a subscription at once (no refund, no proration); returns Stripe's state of it."""
+    with mapped_errors("subscriptions.cancel"):
+        subscription = stripe_client().v1.subscriptions.cancel(
+            subscription_id, options={"idempotency_key": idempotency_key})
+    log.info("cancelled subscription %s now (request_id=%s)", subscription_id,
+             request_id_of(subscription))
+    return _subscription(subscription)
+
+
+def cancel_subscription_at_period_end(subscription_id: str, *,
+                                      idempotency_key: str) -> SubscriptionInfo:
+    """Let a subscription run to the end of its paid period, then end; returns its state."""
+    with mapped_errors("subscriptions.update"):
+        subscription = stripe_client().v1.subscriptions.update(
+            subscription_id, params={"cancel_at_period_end": True},
+            options={"idempotency_key": idempotency_key})
+    log.info("subscription %s cancels at period end (request_id=%s)", subscription_id,
+             request_id_of(subscription))
+    return _subscription(subscription)
+
+
+def subscription_invoices(subscription_id: str, *, limit: int = 24) -> list[InvoiceInfo]:
+    """The subscription's latest invoices at Stripe, newest first."""
+    with mapped_errors("invoices.list"):
+        page = stripe_client().v1.invoices.list(
+            params={"subscription": subscription_id, "limit": limit})
+        return [billing.invoice_from_object(invoice.to_dict()) for invoice in page.data]
