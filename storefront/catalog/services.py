@@ -175,6 +175,7 @@ class PlanChanges:
     display_order: int
     is_featured: bool
     is_active: bool
+    rollover_unused: bool = False
 
 
 def save_plan(plan: PricingPlan | None, changes: PlanChanges) -> PricingPlan:
@@ -199,6 +200,9 @@ def save_plan(plan: PricingPlan | None, changes: PlanChanges) -> PricingPlan:
         errors["validity_days"] = [VALIDITY_RULE]
     if changes.plan_type == PlanType.SUBSCRIPTION.value and changes.validity_days:
         errors["validity_days"] = ["A subscription has no validity in days."]
+    if changes.plan_type == PlanType.PACKAGE.value and changes.rollover_unused:
+        errors["rollover_unused"] = ["Only a subscription carries unused hours into the next "
+                                     "month."]
     if errors:
         raise ValidationError.for_fields(errors)
     if plan is None:
@@ -213,6 +217,7 @@ def save_plan(plan: PricingPlan | None, changes: PlanChanges) -> PricingPlan:
     plan.display_order = changes.display_order
     plan.is_featured = changes.is_featured
     plan.is_active = changes.is_active
+    plan.rollover_unused = changes.rollover_unused
     db.session.flush()
     return plan
 

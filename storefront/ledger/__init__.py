@@ -18,6 +18,7 @@ from storefront.ledger.lots import (
     hold_for_dispute,
     reverse_refunded_share,
 )
+from storefront.ledger.rollover import roll_over
 from storefront.ledger.statement import student_statement
 from storefront.ledger.verify import verify_ledger
 
@@ -38,6 +39,7 @@ __all__ = [
     "lot_expiry",
     "open_balance",
     "reverse_refunded_share",
+    "roll_over",
     "session_owners",
     "student_statement",
     "usable_lots",

@@ -43,6 +43,10 @@ class EntryKind(enum.StrEnum):
     CANCELLATION_UNRETURNED = "cancellation_unreturned"
     DISPUTE_OPENED = "dispute_opened"
     DISPUTE_WON = "dispute_won"
+    # A subscription month's unused minutes carried into the next month's lot (plans with
+    # rollover_unused): out of the old lot, into the new one, under one invoice's keys.
+    ROLLOVER_OUT = "rollover_out"
+    ROLLOVER_IN = "rollover_in"
 
 
 _KINDS = ", ".join(f"'{k.value}'" for k in EntryKind)

@@ -23,7 +23,7 @@ from storefront.account.services import purchase_credited
 from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.mail import queue_mail
-from storefront.models import PlanType, PricingPlan, Purchase, PurchaseStatus, User
+from storefront.models import Lot, PlanType, PricingPlan, Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
 from storefront.models.subscription import TERMINAL_STATUSES, Subscription, status_rank
 from storefront.payments import gateway
@@ -145,6 +145,18 @@ def _activate(subscription: Subscription, created: int) -> bool:
     return True
 
 
+def _carry_last_month(purchase: Purchase, lot: Lot, paid_at: datetime) -> None:
+    """A plan with rollover: the unused minutes of the subscription's previous month move
+    into this month's lot."""
+    previous = db.session.scalars(
+        select(Lot).join(Purchase, Lot.purchase_id == Purchase.id).where(
+            Purchase.subscription_id == purchase.subscription_id, Purchase.id != purchase.id,
+            Purchase.period_end < purchase.period_end)
+        .order_by(Purchase.period_end.desc(), Purchase.id.desc()).limit(1)).first()
+    if previous is not None:
+        ledger.roll_over(previous, lot, invoice_id=purchase.stripe_invoice_id, at=paid_at)
+
+
 def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Purchase | None]:
     """invoice.paid / invoice.payment_succeeded: the month's hours as a lot, once per invoice,
     expiring at the end of the period paid plus SUBSCRIPTION_GRACE_HOURS; a free month (trial,
@@ -181,6 +193,8 @@ def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Pur
     grace = timedelta(hours=current_app.config.get("SUBSCRIPTION_GRACE_HOURS", 0))
     lot = ledger.credit_purchase(purchase, paid_at, expires_at=period_end + grace)
     purchase.expires_at = lot.expires_at
+    if plan.rollover_unused:
+        _carry_last_month(purchase, lot, paid_at)
     purchase_credited(purchase)
     log.info("subscription %d: invoice %s paid; purchase %d credited", subscription.id,
              invoice.id, purchase.id)

@@ -76,3 +76,5 @@ class PlanForm(FlaskForm):
     display_order = WholeNumberField("Order", default=0, validators=[InputRequired()])
     is_featured = BooleanField("Most popular")
     is_active = BooleanField("On sale", default=True)
+    rollover_unused = BooleanField("Carry a month's unused hours into the next month "
+                                   "(subscriptions only)")

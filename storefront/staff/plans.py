@@ -31,7 +31,7 @@ def _changes(form: PlanForm) -> PlanChanges:
         minutes_included=hours_to_minutes(form.hours_included.data),
         price_minor=to_minor(form.price.data), validity_days=form.validity_days.data,
         display_order=form.display_order.data, is_featured=form.is_featured.data,
-        is_active=form.is_active.data,
+        is_active=form.is_active.data, rollover_unused=form.rollover_unused.data,
     )
 
 
