@@ -10,7 +10,8 @@ that dialect so the product's Stripe code runs unchanged against it:
 - a Price is a Plan whose id starts with price_ (POST/GET /v1/prices, POST /v1/prices/{id});
 - POST /v1/subscriptions takes items[][price], payment_behavior=default_incomplete and
   payment_settings[save_default_payment_method];
-- invoices carry confirmation_secret and payments; subscription items carry price and
+- invoices carry confirmation_secret, payments and the subscription's metadata (under
+  parent.subscription_details); subscription items carry price and
   current_period_start/end;
 - a paid invoice sends invoice.paid beside invoice.payment_succeeded, and the subscription it
   activates sends customer.subscription.updated.
@@ -265,6 +266,17 @@ def _invoices_as_stripe_shows_them() -> None:
         return {"object": "list", "data": data, "has_more": False,
                 "url": f"/v1/invoice_payments?invoice={self.id}"}
 
+    def parent(self):
+        # Stripe copies the subscription's metadata onto its invoices, so an invoice event
+        # that arrives before customer.subscription.created still names its owner.
+        if not self.subscription:
+            return None
+        subscription = resources.Subscription._api_retrieve(self.subscription)
+        return {"type": "subscription_details", "quote_details": None,
+                "subscription_details": {"subscription": self.subscription,
+                                         "metadata": dict(subscription.metadata or {})}}
+
+    invoice_cls.parent = property(parent)
     invoice_cls.confirmation_secret = property(confirmation_secret)
     invoice_cls.payments = property(payments)
 

@@ -86,3 +86,22 @@ def test_renewing_an_unknown_subscription_says_so(app):
     result = app.test_cli_runner().invoke(args=["stripe", "renew", "sub_missing"])
     assert result.exit_code == 1
     assert "The emulator refused" in result.output
+
+
+def test_invoices_name_their_subscriptions_metadata(stripe_emulator):
+    """Stripe copies the subscription's metadata onto its invoices: an invoice event that
+    arrives before customer.subscription.created still says whose it is."""
+    stripe_emulator.reset()
+    stripe = stripe_emulator.client()
+    product = stripe.v1.products.create(params={"name": "Monthly"})
+    price = stripe.v1.prices.create(params={"unit_amount": 4900, "currency": "eur",
+                                            "recurring": {"interval": "month"},
+                                            "product": product.id})
+    customer = stripe.v1.customers.create(params={"email": "ada@example.com"})
+    subscription = stripe.v1.subscriptions.create(params={
+        "customer": customer.id, "items": [{"price": price.id}],
+        "payment_behavior": "default_incomplete", "metadata": {"student_id": "7"}})
+    invoice = stripe.v1.invoices.retrieve(subscription.latest_invoice)
+    details = invoice.parent.subscription_details
+    assert (details.subscription, details.metadata.to_dict()) == (subscription.id,
+                                                                  {"student_id": "7"})
