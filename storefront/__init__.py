@@ -97,4 +97,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.staff_bp)
     app.register_blueprint(webhooks.bp)
     if app.config.get("STRIPE_API_BASE"):
+        from storefront.checkout.setup_test_mode import test_mode_setup_bp
+
         app.register_blueprint(checkout.test_mode_bp)
+        app.register_blueprint(test_mode_setup_bp)

@@ -199,6 +199,9 @@ class StripeBillingStub:
         paid_at = int(time.time()) + self.clock_offset
         invoice.update(status="paid", amount_paid=invoice["amount_due"], amount_remaining=0,
                        status_transitions={"paid_at": paid_at})
+        sub_id = invoice["parent"]["subscription_details"]["subscription"]
+        if sub_id in self.subscriptions:  # its latest invoice paid: the subscription is active
+            self.subscriptions[sub_id]["status"] = "active"
         return 200, invoice
 
 

@@ -35,6 +35,7 @@ from storefront.payments.gateway.stripe_billing import (
     SetupIntentInfo,
     SubscriptionSnapshot,
     change_subscription_price,
+    confirm_setup_with_test_card,
     create_monthly_price,
     create_product,
     create_setup_intent,
@@ -56,8 +57,8 @@ from storefront.payments.gateway.stripe_billing import (
 __all__ = [
     "ChargeInfo", "DisputeInfo", "PaymentIntentInfo", "PriceInfo", "SetupIntentInfo",
     "StripeEvent", "SubscriptionSnapshot", "WebhookSignatureError", "cancel_payment_intent",
-    "change_subscription_price", "charge_from_event", "create_setup_intent",
-    "pay_invoice", "retrieve_setup_intent", "retrieve_subscription",
+    "change_subscription_price", "charge_from_event", "confirm_setup_with_test_card",
+    "create_setup_intent", "pay_invoice", "retrieve_setup_intent", "retrieve_subscription",
     "set_cancel_at_period_end", "set_subscription_payment_method",
     "charge_of_payment_intent", "confirm_with_test_card", "construct_event",
     "create_monthly_price", "create_payment_intent", "create_product", "create_refund",

@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import stripe
+from flask import current_app
 
 from storefront.payments import billing
 from storefront.payments.billing import InvoiceInfo, SubscriptionInfo
@@ -246,3 +247,13 @@ def pay_invoice(invoice_id: str, *, idempotency_key: str) -> tuple[InvoiceInfo, 
     log.info("paid invoice %s: %s (request_id=%s)", invoice_id, invoice.status,
              request_id_of(invoice))
     return billing.invoice_from_object(invoice.to_dict()), _stripe_time(invoice)
+
+
+def confirm_setup_with_test_card(setup_intent_id: str, payment_method: str) -> SetupIntentInfo:
+    """Emulator only: confirm a SetupIntent with a test payment method, as Stripe.js would."""
+    if not current_app.config.get("STRIPE_API_BASE"):
+        raise RuntimeError("test-card confirmation exists only against the Stripe emulator")
+    with mapped_errors("setup_intents.confirm"):
+        intent = stripe_client().v1.setup_intents.confirm(
+            setup_intent_id, params={"payment_method": payment_method})
+    return _setup_intent(intent)
