@@ -81,12 +81,14 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """The site's pages, the JSON API and the webhook; the test-mode routes only offline."""
     from storefront import api, catalog, checkout, webhooks
+    from storefront.account.subscription_views import bp as subscription_bp
     from storefront.account.views import bp as account_bp
     from storefront.staff.plans import bp as staff_plans_bp
     from storefront.staff.views import bp as staff_bp
 
     app.register_blueprint(catalog.bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(subscription_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(staff_plans_bp)
     app.register_blueprint(checkout.bp)
@@ -95,4 +97,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.staff_bp)
     app.register_blueprint(webhooks.bp)
     if app.config.get("STRIPE_API_BASE"):
+        from storefront.checkout.setup_test_mode import test_mode_setup_bp
+
         app.register_blueprint(checkout.test_mode_bp)
+        app.register_blueprint(test_mode_setup_bp)

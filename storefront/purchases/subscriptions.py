@@ -100,9 +100,23 @@ def _set_status(subscription: Subscription, status: str, created: int) -> None:
     subscription.state_rank = status_rank(status)
 
 
+def _plan_of_price(info: SubscriptionInfo) -> PricingPlan | None:
+    """Our subscription plan that the subscription's Price bills: the plan whose Price it is,
+    or the plan `stripe sync-plans` named in the Price's metadata (a Price replaced since)."""
+    if not info.price_id:
+        return None
+    plan = db.session.scalars(
+        select(PricingPlan).where(PricingPlan.stripe_price_id == info.price_id)).first()
+    if plan is None and (info.price_plan_id or "").isdigit():
+        plan = db.session.get(PricingPlan, int(info.price_plan_id))
+    return plan if plan is not None and plan.type is PlanType.SUBSCRIPTION else None
+
+
 def sync_subscription(info: SubscriptionInfo, created: int) -> tuple[SyncOutcome,
                                                                      Subscription | None]:
-    """customer.subscription.*: take Stripe's state unless we hold a newer one."""
+    """customer.subscription.* (or a Subscription a Stripe call returned, `created` being
+    Stripe's time of the answer): take Stripe's state unless we hold a newer one. The plan
+    follows the subscription's Price, so a switch from the next period is seen."""
     subscription = subscription_for(info.id, info.metadata, status=info.status)
     if subscription is None:
         return SyncOutcome.NOT_OURS, None
@@ -110,15 +124,19 @@ def sync_subscription(info: SubscriptionInfo, created: int) -> tuple[SyncOutcome
         log.info("subscription %d: ignoring %s of %d (holding %s of %d)", subscription.id,
                  info.status, created, subscription.status, subscription.state_created)
         return SyncOutcome.STALE, subscription
+    plan = _plan_of_price(info)
     before = (subscription.status, subscription.current_period_start,
               subscription.current_period_end, subscription.cancel_at_period_end,
-              subscription.canceled_at, subscription.ended_at)
+              subscription.canceled_at, subscription.ended_at, subscription.plan_id)
     after = (info.status, info.current_period_start, info.current_period_end,
-             info.cancel_at_period_end, info.canceled_at, info.ended_at)
+             info.cancel_at_period_end, info.canceled_at, info.ended_at,
+             plan.id if plan is not None else subscription.plan_id)
     _set_status(subscription, info.status, created)
     (subscription.current_period_start, subscription.current_period_end,
      subscription.cancel_at_period_end, subscription.canceled_at,
-     subscription.ended_at) = after[1:]
+     subscription.ended_at) = after[1:-1]
+    if plan is not None:
+        subscription.plan = plan
     db.session.flush()
     return (SyncOutcome.UNCHANGED if before == after else SyncOutcome.UPDATED), subscription
 
