@@ -39,7 +39,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
                                 x_proto=app.config["PROXY_FIX_X_PROTO"])
+    from storefront.health import ProbeSessionInterface
     from storefront.web import IdConverter
+
+    app.session_interface = ProbeSessionInterface()
 
     app.url_map.converters["id"] = IdConverter
     register_extensions(app)
@@ -79,12 +82,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The site's pages, the JSON API and the webhook; the test-mode routes only offline."""
-    from storefront import api, catalog, checkout, webhooks
+    """Probes, the site's pages, the JSON API and the webhook; test-mode routes only offline."""
+    from storefront import api, catalog, checkout, health, webhooks
     from storefront.account.views import bp as account_bp
     from storefront.staff.plans import bp as staff_plans_bp
     from storefront.staff.views import bp as staff_bp
 
+    app.register_blueprint(health.bp)
     app.register_blueprint(catalog.bp)
     app.register_blueprint(account_bp)
     app.register_blueprint(staff_bp)
