@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
+from storefront.extensions import limiter
+
 UNREACHABLE_DB = "sqlite:////nonexistent-directory/storefront.db"
 
 
@@ -65,8 +67,16 @@ def test_readyz_is_503_when_migrations_are_behind_head(client, schema_behind_hea
     assert response.get_json()["reason"] == "database schema is not at the migrations' head"
 
 
-def test_probes_are_not_rate_limited(make_app):
-    client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per hour").test_client()
+@pytest.fixture
+def default_limit(make_app):
+    """An app with a default limit of 2 per hour on every route. The limiter is one object
+    shared by every app of the run, and keeps a default limit once given: take it back."""
+    yield make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per hour")
+    limiter.limit_manager.set_default_limits([])
+
+
+def test_probes_are_not_rate_limited(default_limit):
+    client = default_limit.test_client()
     for _ in range(5):
         assert client.get("/healthz").status_code == 200
         assert client.get("/readyz").status_code == 200
