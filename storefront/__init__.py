@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -31,7 +30,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     complete_config(settings)
     check_config(settings)
     app.config.update(settings)
-    app.logger.setLevel(logging.INFO)
+    from storefront.logs import configure_logging, redact_request_lines, register_request_log
+
+    configure_logging(app, json_lines=production)
     app.json.sort_keys = False  # keep the contract's field order
 
     if app.config["PROXY_FIX_X_FOR"] or app.config["PROXY_FIX_X_PROTO"]:
@@ -45,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.session_interface = ProbeSessionInterface()
 
     app.url_map.converters["id"] = IdConverter
+    register_request_log(app)  # first, so that every request (even a refused one) is timed
     register_extensions(app)
     register_blueprints(app)
 
@@ -57,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from storefront.cli import register_commands
 
     register_commands(app)
+    redact_request_lines(app)
     return app
 
 
