@@ -7,6 +7,8 @@ POST must be JSON (415 otherwise), which a cross-site form cannot send.
 from __future__ import annotations
 
 import logging
+from functools import cache
+from importlib.resources import files
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask_login import current_user, login_required
@@ -50,6 +52,18 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
 
 
 bp = api_blueprint("api", __name__)
+
+
+@cache
+def openapi_document() -> bytes:
+    """The OpenAPI 3.1 document of this API (package data beside this module)."""
+    return files("storefront.api").joinpath("openapi.json").read_bytes()
+
+
+@bp.get("/schema/")
+def schema():
+    """The OpenAPI 3.1 document, for clients and for fuzzing the API against its contract."""
+    return current_app.response_class(openapi_document(), mimetype="application/json")
 
 
 @bp.get("/pricing-plans/")
