@@ -246,3 +246,17 @@ def test_past_the_decline_limit_the_incomplete_subscription_is_cancelled_at_stri
     assert "Payment cancelled" in complete_page(attacker, purchase, secret).get_data(
         as_text=True)
     assert credits(app, "tester@example.com") == []
+
+
+def test_reconcile_settles_a_paid_first_month_whose_webhooks_were_lost(app, client, synced,
+                                                                       stripe_emulator):
+    start_as_guest(client, synced[PLAN])
+    purchase = the_purchase(app)
+    pay(stripe_emulator, purchase.payment_intent_id)  # no webhook reaches us
+
+    result = app.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", "1h"])
+    assert result.exit_code == 0, result.output
+    assert credits(app) == [(900, period_end(stripe_emulator, purchase))]
+    assert app.test_cli_runner().invoke(args=["stripe", "reconcile", "--since", "1h"]
+                                        ).exit_code == 0
+    assert [minutes for minutes, _ in credits(app)] == [900]
