@@ -3,6 +3,8 @@ first invoice and an incomplete Stripe Subscription whose first PaymentIntent th
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 import requests
 
 from storefront.extensions import db
@@ -167,3 +169,38 @@ def test_choosing_another_plan_in_the_same_browser_replaces_the_unpaid_one(
     with app.app_context():
         assert db.session.get(Purchase, first["transaction_id"]).status == "cancelled"
         assert db.session.get(Purchase, other["transaction_id"]).status == "pending"
+
+
+def test_what_we_send_to_stripe_to_subscribe(make_app, seeded_with, stripe_emulator,
+                                             stripe_stub):
+    """The Subscription create, as Stripe receives it (the emulator answers behind the stub)."""
+    stripe_stub.forward_to(stripe_emulator)
+    app = make_app(STRIPE_API_BASE=stripe_stub.base_url)
+    seeded_with(app)
+    assert app.test_cli_runner().invoke(args=["stripe", "sync-plans"]).exit_code == 0
+    with app.app_context():
+        plan = db.session.scalars(db.select(PricingPlan).where(PricingPlan.name == PLAN)).one()
+        plan_id, price_id = plan.id, plan.stripe_price_id
+    client = app.test_client()
+    data = client.post(INITIATE_URL, json=body(plan_id)).get_json()
+    client.post(INITIATE_URL, json=body(plan_id))  # a double-click sends nothing new
+
+    creates = [(headers, parse_qs(sent.decode())) for line, headers, sent in stripe_stub.sent
+               if line == "POST /v1/subscriptions"]
+    assert len(creates) == 1
+    [(headers, params)] = creates
+    with app.app_context():
+        purchase = db.session.get(Purchase, data["transaction_id"])
+        student = purchase.student
+        assert headers["Idempotency-Key"] == f"subscription-{purchase.attempt_key}"
+        assert params == {
+            "customer": [student.stripe_customer_id], "items[0][price]": [price_id],
+            "payment_behavior": ["default_incomplete"],
+            "payment_settings[save_default_payment_method]": ["on_subscription"],
+            "metadata[student_id]": [str(student.id)], "metadata[plan_id]": [str(plan_id)],
+            "metadata[purchase_id]": [str(purchase.id)],
+            "expand[0]": ["latest_invoice.confirmation_secret"],
+            "expand[1]": ["latest_invoice.payments"],
+        }
+        customer_creates = [h for line, h, _ in stripe_stub.sent if line == "POST /v1/customers"]
+        assert [h["Idempotency-Key"] for h in customer_creates] == [f"customer-{student.id}"]
