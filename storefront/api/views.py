@@ -108,7 +108,7 @@ def purchase_initiate():
         return jsonify(error.to_json()), error.status
 
     purchase = started.purchase
-    return jsonify({
+    answer = {
         "success": True,
         "client_secret": started.client_secret,
         "transaction_id": purchase.id,
@@ -118,7 +118,10 @@ def purchase_initiate():
             "Your pending purchase is ready for payment." if started.reused
             else "Purchase created. Complete the payment to receive your hours."
         ),
-    }), 201
+    }
+    if started.subscription_id is not None:
+        answer["subscription_id"] = started.subscription_id
+    return jsonify(answer), 201
 
 
 @bp.get("/stripe/config/")

@@ -14,6 +14,7 @@ from flask import current_app
 
 from storefront.payments import billing
 from storefront.payments.billing import InvoiceInfo, SubscriptionInfo
+from storefront.payments.errors import PaymentError
 from storefront.payments.gateway.client import (
     StripeEvent,
     id_of,
@@ -257,3 +258,67 @@ def confirm_setup_with_test_card(setup_intent_id: str, payment_method: str) -> S
         intent = stripe_client().v1.setup_intents.confirm(
             setup_intent_id, params={"payment_method": payment_method})
     return _setup_intent(intent)
+
+
+@dataclass(frozen=True)
+class StartedSubscription:
+    """A Subscription just created to wait for its first payment on our page."""
+
+    id: str
+    status: str
+    invoice: InvoiceInfo
+    client_secret: str | None
+
+
+def create_subscription(*, customer_id: str, price_id: str, metadata: dict[str, str],
+                        idempotency_key: str) -> StartedSubscription:
+    """Create a monthly Subscription whose first invoice waits for the payer: its
+    PaymentIntent's client secret is what the Payment Element confirms."""
+    params: dict[str, Any] = {
+        "customer": customer_id, "items": [{"price": price_id}],
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "metadata": metadata,
+        "expand": ["latest_invoice.confirmation_secret", "latest_invoice.payments"],
+    }
+    with mapped_errors("subscriptions.create"):
+        subscription = stripe_client().v1.subscriptions.create(
+            params=params, options={"idempotency_key": idempotency_key})
+    obj = subscription.to_dict()
+    invoice = obj.get("latest_invoice")
+    if not isinstance(invoice, Mapping):
+        raise PaymentError("api_error")
+    secret = (invoice.get("confirmation_secret") or {}).get("client_secret")
+    log.info("created subscription %s (%s, invoice %s, request_id=%s, metadata=%s)",
+             subscription.id, obj.get("status"), invoice.get("id"),
+             request_id_of(subscription), metadata)
+    return StartedSubscription(id=subscription.id, status=str(obj.get("status")),
+                               invoice=billing.invoice_from_object(invoice),
+                               client_secret=secret)
+
+
+def retrieve_invoice(invoice_id: str) -> InvoiceInfo:
+    """Read an Invoice from Stripe, with the payments that paid it."""
+    with mapped_errors("invoices.retrieve"):
+        invoice = stripe_client().v1.invoices.retrieve(
+            invoice_id, params={"expand": ["payments"]})
+    return billing.invoice_from_object(invoice.to_dict())
+
+
+def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> SubscriptionInfo:
+    """Cancel a Subscription at Stripe now (DELETE /v1/subscriptions/{id})."""
+    with mapped_errors("subscriptions.cancel"):
+        subscription = stripe_client().v1.subscriptions.cancel(
+            subscription_id, options={"idempotency_key": idempotency_key})
+    log.info("cancelled subscription %s (request_id=%s)", subscription_id,
+             request_id_of(subscription))
+    return billing.subscription_from_object(subscription.to_dict())
+
+
+def void_invoice(invoice_id: str, *, idempotency_key: str) -> str:
+    """Void an open Invoice, which cancels its PaymentIntent; returns the invoice's status."""
+    with mapped_errors("invoices.void_invoice"):
+        invoice = stripe_client().v1.invoices.void_invoice(
+            invoice_id, options={"idempotency_key": idempotency_key})
+    log.info("voided invoice %s (request_id=%s)", invoice_id, request_id_of(invoice))
+    return str(invoice.status)
