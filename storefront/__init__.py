@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
@@ -31,7 +30,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     complete_config(settings)
     check_config(settings)
     app.config.update(settings)
-    app.logger.setLevel(logging.INFO)
+    from storefront.logs import configure_logging, redact_request_lines, register_request_log
+
+    configure_logging(app, json_lines=production)
     app.json.sort_keys = False  # keep the contract's field order
 
     if app.config["PROXY_FIX_X_FOR"] or app.config["PROXY_FIX_X_PROTO"]:
@@ -39,9 +40,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
                                 x_proto=app.config["PROXY_FIX_X_PROTO"])
+    from storefront.health import ProbeSessionInterface
     from storefront.web import IdConverter
 
+    app.session_interface = ProbeSessionInterface()
+
     app.url_map.converters["id"] = IdConverter
+    register_request_log(app)  # first, so that every request (even a refused one) is timed
     register_extensions(app)
     register_blueprints(app)
 
@@ -54,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from storefront.cli import register_commands
 
     register_commands(app)
+    redact_request_lines(app)
     return app
 
 
@@ -79,15 +85,18 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The site's pages, the JSON API and the webhook; the test-mode routes only offline."""
-    from storefront import api, catalog, checkout, webhooks
+    """Probes, the site's pages, the JSON API and the webhook; test-mode routes only offline."""
+    from storefront import api, catalog, checkout, health, webhooks
+    from storefront.account.subscription_views import bp as subscription_bp
     from storefront.account.views import bp as account_bp
     from storefront.staff.plans import bp as staff_plans_bp
     from storefront.staff.subscriptions import bp as staff_subscriptions_bp
     from storefront.staff.views import bp as staff_bp
 
+    app.register_blueprint(health.bp)
     app.register_blueprint(catalog.bp)
     app.register_blueprint(account_bp)
+    app.register_blueprint(subscription_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(staff_plans_bp)
     app.register_blueprint(staff_subscriptions_bp)
@@ -97,4 +106,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.staff_bp)
     app.register_blueprint(webhooks.bp)
     if app.config.get("STRIPE_API_BASE"):
+        from storefront.checkout.setup_test_mode import test_mode_setup_bp
+
         app.register_blueprint(checkout.test_mode_bp)
+        app.register_blueprint(test_mode_setup_bp)

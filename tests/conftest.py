@@ -293,6 +293,15 @@ def seeded(app):
 
 
 @pytest.fixture
+def synced(app, seeded, runner):
+    """The default plans with the subscription plans' Stripe Products and Prices made
+    (`flask stripe sync-plans`), as {name: id}."""
+    result = runner.invoke(args=["stripe", "sync-plans"])
+    assert result.exit_code == 0, result.output
+    return seeded
+
+
+@pytest.fixture
 def live_server(app, stripe_emulator):
     """The app over HTTP, with the emulator's webhooks delivered to it."""
     server = LiveServer(app)

@@ -82,6 +82,8 @@ class StripeStub:
         self.status = 200
         self.body: object = {}
         self.requests: list[str] = []
+        # Every request as sent: (method and path, headers, body), to assert on what we sent.
+        self.sent: list[tuple[str, dict[str, str], bytes]] = []
         self.upstream: str | None = None
         self.answers: dict[str, tuple[int, object]] = {}
         stub = self
@@ -103,6 +105,7 @@ class StripeStub:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 stub.requests.append(f"{self.command} {self.path}")
+                stub.sent.append((f"{self.command} {self.path}", dict(self.headers.items()), body))
                 status, answer = stub.answers.get(self.path.split("?")[0],
                                                   (stub.status, stub.body))
                 if stub.upstream and self.path.split("?")[0] not in stub.answers:

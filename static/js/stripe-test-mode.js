@@ -1,7 +1,8 @@
 // Test mode only: a stand-in for Stripe.js, which cannot load offline.
 // It implements exactly the Stripe.js calls checkout.js makes -- Stripe(), elements(),
-// create('payment'), mount(), on(), confirmPayment(), retrievePaymentIntent() -- and
-// confirms through the storefront's test-mode route, which confirms on the Stripe emulator.
+// create('payment'), mount(), on(), confirmPayment(), retrievePaymentIntent(), and
+// confirmSetup() for card-update.js -- and confirms through the storefront's test-mode
+// routes, which confirm on the Stripe emulator.
 // It decides no outcome itself: the server maps Stripe's documented test card numbers to
 // Stripe's test payment methods and the emulator pays or declines them as Stripe would.
 (function () {
@@ -10,6 +11,7 @@
   var script = document.currentScript;
   var confirmUrl = script.dataset.confirmUrl;
   var retrieveUrl = script.dataset.retrieveUrl;
+  var confirmSetupUrl = script.dataset.confirmSetupUrl;
 
   function csrfToken() {
     var meta = document.querySelector('meta[name="csrf-token"]');
@@ -172,6 +174,40 @@
             return { paymentIntent: body.paymentIntent };
           }
           returnTo(options.confirmParams.return_url, body.paymentIntent, elements.clientSecret);
+          return new Promise(function () {}); // the page is navigating away
+        }, function () {
+          return { error: { type: 'api_connection_error',
+                            message: 'Could not reach the payment service.' } };
+        });
+      },
+
+      confirmSetup: function (options) {
+        var elements = options.elements;
+        var element = elements.element;
+        var invalid = element.validationError();
+        if (invalid) {
+          element.showError(invalid);
+          return Promise.resolve({ error: invalid });
+        }
+        return fetch(confirmSetupUrl, {
+          method: 'POST',
+          credentials: 'same-origin',
+          headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() },
+          body: JSON.stringify({ client_secret: elements.clientSecret,
+                                 card_number: digits(element.inputs.number.value) })
+        }).then(function (response) { return response.json(); }).then(function (body) {
+          if (body.error) {
+            if (body.error.type === 'validation_error') {
+              element.showError(body.error);
+            }
+            return { error: body.error };
+          }
+          var target = new URL(options.confirmParams.return_url, window.location.href);
+          target.searchParams.set('setup_intent', body.setupIntent.id);
+          target.searchParams.set('setup_intent_client_secret', elements.clientSecret);
+          target.searchParams.set('redirect_status',
+                                  body.setupIntent.status === 'succeeded' ? 'succeeded' : 'pending');
+          window.location.assign(target.toString());
           return new Promise(function () {}); // the page is navigating away
         }, function () {
           return { error: { type: 'api_connection_error',

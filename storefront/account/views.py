@@ -25,6 +25,7 @@ from storefront.account.forms import (
 )
 from storefront.account.overview import purchase_history, student_overview
 from storefront.account.redirects import safe_next
+from storefront.account.subscription_overview import subscription_view
 from storefront.account.throttle import (
     login_limits,
     may_send_password_email,
@@ -33,6 +34,7 @@ from storefront.account.throttle import (
     reset_limits,
 )
 from storefront.account.tokens import InvalidToken
+from storefront.billing.subscription_changes import switch_plans
 from storefront.checkout import access as checkout_access
 from storefront.extensions import db
 from storefront.models import Purchase
@@ -167,8 +169,11 @@ def change_password():
 @login_required
 def dashboard():
     overview = student_overview(current_user, utcnow())
-    return render_template("account/dashboard.html", overview=overview,
-                           history=db.session.scalars(purchase_history(current_user)).all())
+    subscription = subscription_view(current_user)
+    return render_template(
+        "account/dashboard.html", overview=overview, subscription=subscription,
+        switch_plans=switch_plans(subscription.subscription) if subscription else [],
+        history=db.session.scalars(purchase_history(current_user)).all())
 
 
 @bp.get("/purchases/<id:purchase_id>")

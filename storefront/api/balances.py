@@ -15,6 +15,7 @@ from storefront.account.overview import (
     student_overview,
 )
 from storefront.account.students import find_by_email
+from storefront.account.subscription_overview import SubscriptionView, subscription_view
 from storefront.api.views import api_blueprint
 from storefront.errors import ValidationError
 from storefront.extensions import db
@@ -85,8 +86,27 @@ def balance_summary():
                                                "expires_at", "days_until_expiry")}
             for p in view.upcoming_expirations
         ],
-        "subscription_info": {"has_active_subscription": False, "subscription": None},
+        "subscription_info": _subscription_info(subscription_view(student)),
     })
+
+
+def _subscription_info(view: SubscriptionView | None) -> dict:
+    """The student's subscription (the live one, or else the one that ended last)."""
+    if view is None:
+        return {"has_active_subscription": False, "subscription": None}
+    return {
+        "has_active_subscription": view.is_active,
+        "subscription": {
+            "is_active": view.is_active,
+            "subscription_status": view.status,
+            "billing_cycle": "monthly",
+            "plan_name": view.plan.name,
+            "next_billing_date": iso_utc(view.next_payment_at),
+            "cancel_at_period_end": view.cancel_at_period_end,
+            "current_period_start": iso_utc(view.current_period_start),
+            "current_period_end": iso_utc(view.current_period_end),
+        },
+    }
 
 
 def _purchase(purchase: Purchase) -> dict:

@@ -27,8 +27,10 @@ bp.before_request(only_staff)
 MAX_SESSION_MINUTES = MAX_SESSION_HOURS * 60
 
 
-def _body() -> dict:
+def _body(*, optional: bool = False) -> dict:
     body = request.get_json(silent=True)
+    if body is None and optional:
+        return {}
     if not isinstance(body, dict):
         raise ValidationError.for_fields({"non_field_errors": ["Send a JSON object."]})
     return body
@@ -159,7 +161,7 @@ def cancel_consume(session_ref: str):
     """Cancel a recorded session: its minutes return to unexpired lots. Session references
     are per student: {"email": …} names the student when several used the same one."""
     try:
-        student_id = _session_owner(session_ref, (request.get_json(silent=True) or {}))
+        student_id = _session_owner(session_ref, _body(optional=True))
         reversals = ledger.cancel_consumption(student_id=student_id, session_ref=session_ref,
                                               now=utcnow())
         db.session.commit()

@@ -7,6 +7,8 @@ POST must be JSON (415 otherwise), which a cross-site form cannot send.
 from __future__ import annotations
 
 import logging
+from functools import cache
+from importlib.resources import files
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from flask_login import current_user, login_required
@@ -52,6 +54,18 @@ def api_blueprint(name: str, import_name: str) -> Blueprint:
 bp = api_blueprint("api", __name__)
 
 
+@cache
+def openapi_document() -> bytes:
+    """The OpenAPI 3.1 document of this API (package data beside this module)."""
+    return files("storefront.api").joinpath("openapi.json").read_bytes()
+
+
+@bp.get("/schema/")
+def schema():
+    """The OpenAPI 3.1 document, for clients and for fuzzing the API against its contract."""
+    return current_app.response_class(openapi_document(), mimetype="application/json")
+
+
 @bp.get("/pricing-plans/")
 def pricing_plans():
     """Active plans, ordered by display order, then name."""
@@ -94,7 +108,7 @@ def purchase_initiate():
         return jsonify(error.to_json()), error.status
 
     purchase = started.purchase
-    return jsonify({
+    answer = {
         "success": True,
         "client_secret": started.client_secret,
         "transaction_id": purchase.id,
@@ -104,7 +118,10 @@ def purchase_initiate():
             "Your pending purchase is ready for payment." if started.reused
             else "Purchase created. Complete the payment to receive your hours."
         ),
-    }), 201
+    }
+    if started.subscription_id is not None:
+        answer["subscription_id"] = started.subscription_id
+    return jsonify(answer), 201
 
 
 @bp.get("/stripe/config/")

@@ -1,7 +1,7 @@
 """Staff ending a student's subscription at Stripe, now or at the end of its paid period.
 
-Stripe's answer is applied like an event dated by Stripe's clock (the moment it records for
-the cancellation, else ours), so a newer webhook already applied is never undone and a
+Stripe's answer is applied like an event dated by Stripe's clock (its answer's Date, or the
+moment it records for the cancellation), so a newer webhook already applied is never undone and a
 later one still applies.
 """
 
@@ -44,14 +44,15 @@ def cancel_subscription(subscription: Subscription, *, at_period_end: bool, staf
         raise SubscriptionEnded("This subscription already ends at the end of its period.")
     stripe_id = subscription.stripe_subscription_id
     if at_period_end:
-        info = gateway.cancel_subscription_at_period_end(
-            stripe_id, idempotency_key=f"staff-cancel-at-period-end-{stripe_id}-{request_key}")
-        stamp = info.canceled_at
+        snapshot = gateway.set_cancel_at_period_end(
+            stripe_id, True,
+            idempotency_key=f"staff-cancel-at-period-end-{stripe_id}-{request_key}")
+        info, created = snapshot.subscription, snapshot.stripe_time
     else:
-        info = gateway.cancel_subscription_now(
+        info = gateway.cancel_subscription(
             stripe_id, idempotency_key=f"staff-cancel-now-{stripe_id}-{request_key}")
         stamp = info.ended_at or info.canceled_at
-    created = int(stamp.timestamp()) if stamp else int(time.time())
+        created = int(stamp.timestamp()) if stamp else int(time.time())
     outcome, synced = sync_subscription(info, created)
     log.info("staff %d (%s) cancelled subscription %d (%s) %s: Stripe says %s%s; %s",
              staff.id, staff.email, subscription.id, stripe_id,

@@ -40,6 +40,13 @@ class SubscriptionInfo:
     canceled_at: datetime | None
     ended_at: datetime | None
     metadata: dict[str, str] = field(default_factory=dict)
+    # Its (first) item and the Price it bills: what a plan switch changes.
+    item_id: str | None = None
+    price_id: str | None = None
+    # The plan our `stripe sync-plans` named in that Price's metadata, if Stripe sent it.
+    price_plan_id: str | None = None
+    latest_invoice_id: str | None = None
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,12 +82,19 @@ def subscription_from_object(obj: Mapping[str, Any]) -> SubscriptionInfo:
     if items and not end:
         start = min(int(item["current_period_start"]) for item in items)
         end = max(int(item["current_period_end"]) for item in items)
+    first = ((obj.get("items") or {}).get("data") or [{}])[0]
+    price = first.get("price") or first.get("plan") or {}
+    price_metadata = price.get("metadata") if isinstance(price, Mapping) else None
     return SubscriptionInfo(
         id=str(obj["id"]), status=str(obj["status"]),
         current_period_start=_stamp(start), current_period_end=_stamp(end),
         cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
         canceled_at=_stamp(obj.get("canceled_at")), ended_at=_stamp(obj.get("ended_at")),
         metadata=_metadata(obj.get("metadata")),
+        item_id=first.get("id"), price_id=_id_of(price or None),
+        price_plan_id=_metadata(price_metadata).get("plan_id"),
+        latest_invoice_id=_id_of(obj.get("latest_invoice")),
+        customer_id=_id_of(obj.get("customer")),
     )
 
 

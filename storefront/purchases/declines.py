@@ -28,6 +28,7 @@ from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import PaymentIntentInfo
 from storefront.purchases.fulfil import fulfil_purchase
 from storefront.purchases.lookup import purchase_for_intent
+from storefront.purchases.subscribe import cancel_subscription_purchase
 
 log = logging.getLogger(__name__)
 
@@ -178,10 +179,15 @@ def _cancel_what_blocked_sources_could_pay(purchase: Purchase, decline: PaymentD
 def cancel_payment(purchase: Purchase) -> None:
     """Cancel the purchase's PaymentIntent at Stripe and move the purchase to what Stripe
     then says (cancelled); a refusal (paid meanwhile, Stripe down) is logged and left to the
-    webhook, and the next decline tries again. Flushes."""
+    webhook, and the next decline tries again. A subscription's first invoice's PaymentIntent
+    cannot be cancelled at Stripe: its incomplete Subscription is cancelled instead. Flushes."""
     if purchase.state not in (PurchaseStatus.PENDING, PurchaseStatus.FAILED):
         return
     try:
+        if purchase.subscription_id is not None:
+            with db.session.begin_nested():
+                cancel_subscription_purchase(purchase)
+            return
         intent = gateway.cancel_payment_intent(
             purchase.payment_intent_id, idempotency_key=f"cancel-{purchase.attempt_key}")
     except PaymentError as error:

@@ -17,6 +17,7 @@ from storefront.models import Purchase, PurchaseStatus
 from storefront.models.base import utcnow
 from storefront.payments.gateway import PaymentIntentInfo
 from storefront.purchases.lookup import purchase_for_intent
+from storefront.purchases.subscriptions import SyncOutcome, settle_first_invoice
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,10 @@ class FulfilOutcome(enum.StrEnum):
     STALE = "stale"  # would move backwards, e.g. a late failure after success
     MISMATCH = "mismatch"  # amount or currency differ from the purchase: nothing credited
     NOT_OURS = "not_ours"  # no purchase and no metadata of ours
+
+
+_SUBSCRIPTION_OUTCOMES = {SyncOutcome.CREDITED: FulfilOutcome.CREDITED,
+                          SyncOutcome.NOT_OURS: FulfilOutcome.NOT_OURS}
 
 
 class PurchaseNotVisibleYet(Exception):
@@ -52,8 +57,15 @@ def fulfil_purchase(
     """Move the purchase to what the PaymentIntent says, crediting hours once when paid.
 
     `paid_at` is when Stripe took the payment, when known (the event's time); the hours'
-    validity runs from then, however late we hear of it.
+    validity runs from then, however late we hear of it. A subscription's first month is
+    settled through its invoice (credited until the billing period's end).
     """
+    found = purchase_for_intent(intent.id)
+    if (found is not None and found.subscription_id is not None and not found.is_paid
+            and intent.status == "succeeded"):
+        # The subscription row is locked before the purchase, in the webhook's order.
+        outcome, purchase = settle_first_invoice(found)
+        return _SUBSCRIPTION_OUTCOMES.get(outcome, FulfilOutcome.UNCHANGED), purchase
     purchase = purchase_for_intent(intent.id, lock=True)
     if purchase is None:
         if intent.purchase_id is not None:

@@ -1,4 +1,5 @@
-"""Starting a purchase: a pending row and a Stripe PaymentIntent for the plan's price."""
+"""Starting a purchase: a pending row and a Stripe PaymentIntent for the plan's price (for a
+subscription plan, the PaymentIntent of its Stripe Subscription's first invoice)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ from storefront.models import PricingPlan, Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
 from storefront.payments import gateway
 from storefront.purchases.fulfil import fulfil_purchase
+from storefront.purchases.subscribe import (
+    check_subscribable,
+    start_subscription,
+    stripe_subscription_id,
+)
 from storefront.web import MAX_ID
 
 log = logging.getLogger(__name__)
@@ -30,19 +36,20 @@ class InitiatedPurchase:
     purchase: Purchase
     client_secret: str
     reused: bool
+    # The Stripe Subscription (sub_…) a subscription plan's purchase starts; None for packages.
+    subscription_id: str | None = None
 
 
 def purchasable_plan(plan_id: int) -> PricingPlan:
-    """The plan, if it exists, is active and can be bought here; else a ValidationError."""
+    """The plan, if it exists, is active and can be bought here (a subscription plan needs
+    its Stripe Price); else a ValidationError or PlanUnavailable."""
     plan = db.session.get(PricingPlan, plan_id) if 0 < plan_id <= MAX_ID else None
     if plan is None:
         raise ValidationError.for_fields({"plan_id": ["Pricing plan not found."]})
     if not plan.is_active:
         raise ValidationError.for_fields({"plan_id": ["This plan is not currently active."]})
     if not plan.is_package:
-        raise ValidationError.for_fields(
-            {"plan_id": ["Subscriptions cannot be bought yet; choose a package."]}
-        )
+        check_subscribable(plan)
     return plan
 
 
@@ -94,8 +101,15 @@ def initiate_purchase(
         intent = gateway.retrieve_payment_intent(pending.payment_intent_id)
         if intent.status in _PAYABLE and intent.client_secret:
             log.info("reusing pending purchase %d for student %d", pending.id, student.id)
-            return InitiatedPurchase(pending, intent.client_secret, reused=True)
+            return InitiatedPurchase(pending, intent.client_secret, reused=True,
+                                     subscription_id=stripe_subscription_id(pending))
         fulfil_purchase(intent)
+
+    if not plan.is_package:
+        started = start_subscription(plan=plan, student=student, started_by=started_by,
+                                     client_ip=client_ip, attempt_key=uuid.uuid4().hex)
+        return InitiatedPurchase(started.purchase, started.client_secret, reused=False,
+                                 subscription_id=started.stripe_subscription_id)
 
     purchase = Purchase(
         student_id=student.id,

@@ -105,10 +105,15 @@ def reconcile(since: datetime, checkpoint: Callable[[], None]) -> ReconcileRepor
     report = ReconcileReport()
     seen = set()
     for intent in gateway.recent_payment_intents(since):
-        if intent.purchase_id is None:
-            continue
+        purchase_id = intent.purchase_id
+        if purchase_id is None:
+            # A subscription invoice's PaymentIntent carries none of our metadata.
+            found = purchase_for_intent(intent.id)
+            if found is None:
+                continue
+            purchase_id = found.id
         seen.add(intent.id)
-        _isolated(report, f"purchase {intent.purchase_id} ({intent.id})",
+        _isolated(report, f"purchase {purchase_id} ({intent.id})",
                   lambda intent=intent: _reconcile_intent(intent, report))
         checkpoint()
     for intent_id in sorted(gateway.recent_refunded_payment_intents(since) - seen):

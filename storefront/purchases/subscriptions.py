@@ -100,9 +100,23 @@ def _set_status(subscription: Subscription, status: str, created: int) -> None:
     subscription.state_rank = status_rank(status)
 
 
+def _plan_of_price(info: SubscriptionInfo) -> PricingPlan | None:
+    """Our subscription plan that the subscription's Price bills: the plan whose Price it is,
+    or the plan `stripe sync-plans` named in the Price's metadata (a Price replaced since)."""
+    if not info.price_id:
+        return None
+    plan = db.session.scalars(
+        select(PricingPlan).where(PricingPlan.stripe_price_id == info.price_id)).first()
+    if plan is None and (info.price_plan_id or "").isdigit():
+        plan = db.session.get(PricingPlan, int(info.price_plan_id))
+    return plan if plan is not None and plan.type is PlanType.SUBSCRIPTION else None
+
+
 def sync_subscription(info: SubscriptionInfo, created: int) -> tuple[SyncOutcome,
                                                                      Subscription | None]:
-    """customer.subscription.*: take Stripe's state unless we hold a newer one."""
+    """customer.subscription.* (or a Subscription a Stripe call returned, `created` being
+    Stripe's time of the answer): take Stripe's state unless we hold a newer one. The plan
+    follows the subscription's Price, so a switch from the next period is seen."""
     subscription = subscription_for(info.id, info.metadata, status=info.status)
     if subscription is None:
         return SyncOutcome.NOT_OURS, None
@@ -110,23 +124,46 @@ def sync_subscription(info: SubscriptionInfo, created: int) -> tuple[SyncOutcome
         log.info("subscription %d: ignoring %s of %d (holding %s of %d)", subscription.id,
                  info.status, created, subscription.status, subscription.state_created)
         return SyncOutcome.STALE, subscription
+    plan = _plan_of_price(info)
     before = (subscription.status, subscription.current_period_start,
               subscription.current_period_end, subscription.cancel_at_period_end,
-              subscription.canceled_at, subscription.ended_at)
+              subscription.canceled_at, subscription.ended_at, subscription.plan_id)
     after = (info.status, info.current_period_start, info.current_period_end,
-             info.cancel_at_period_end, info.canceled_at, info.ended_at)
+             info.cancel_at_period_end, info.canceled_at, info.ended_at,
+             plan.id if plan is not None else subscription.plan_id)
     _set_status(subscription, info.status, created)
     (subscription.current_period_start, subscription.current_period_end,
      subscription.cancel_at_period_end, subscription.canceled_at,
-     subscription.ended_at) = after[1:]
+     subscription.ended_at) = after[1:-1]
+    if plan is not None:
+        subscription.plan = plan
     db.session.flush()
     return (SyncOutcome.UNCHANGED if before == after else SyncOutcome.UPDATED), subscription
 
 
-def _paid_purchase(invoice_id: str) -> Purchase | None:
+def _invoice_purchase(invoice_id: str) -> Purchase | None:
+    """The purchase of this invoice (paid, or the first month's pending one), locked."""
     return db.session.scalars(
         select(Purchase).where(Purchase.stripe_invoice_id == invoice_id)
-        .execution_options(populate_existing=True)).first()
+        .with_for_update().execution_options(populate_existing=True)).first()
+
+
+def _credit_month(purchase: Purchase, invoice: InvoiceInfo, paid_at: datetime,
+                  period_end: datetime, *, rollover: bool) -> None:
+    """Complete the purchase of a paid month and credit its hours until period end + grace;
+    with `rollover`, last month's unused minutes move into this month's lot."""
+    purchase.status = PurchaseStatus.COMPLETED.value
+    purchase.failure_message = None
+    purchase.paid_at = paid_at
+    purchase.period_start = invoice.period_start
+    purchase.period_end = period_end
+    db.session.flush()
+    grace = timedelta(hours=current_app.config.get("SUBSCRIPTION_GRACE_HOURS", 0))
+    lot = ledger.credit_purchase(purchase, paid_at, expires_at=period_end + grace)
+    purchase.expires_at = lot.expires_at
+    if rollover:
+        _carry_last_month(purchase, lot, paid_at)
+    purchase_credited(purchase)
 
 
 # A paid invoice makes these active again (Stripe does the same).
@@ -160,7 +197,9 @@ def _carry_last_month(purchase: Purchase, lot: Lot, paid_at: datetime) -> None:
 def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Purchase | None]:
     """invoice.paid / invoice.payment_succeeded: the month's hours as a lot, once per invoice,
     expiring at the end of the period paid plus SUBSCRIPTION_GRACE_HOURS; a free month (trial,
-    coupon) too. The subscription becomes active if the invoice is newer than its state."""
+    coupon) too. The first month's pending purchase (started at checkout) is completed; a later
+    month gets a purchase. The subscription becomes active if the invoice is newer than its
+    state."""
     if invoice.status != "paid" or invoice.amount_paid < 0:
         return SyncOutcome.UNCHANGED, None
     subscription = subscription_for(invoice.subscription_id, invoice.subscription_metadata,
@@ -168,37 +207,52 @@ def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Pur
     if subscription is None:
         return SyncOutcome.NOT_OURS, None
     activated = _activate(subscription, created)
-    if (done := _paid_purchase(invoice.id)) is not None:
-        return (SyncOutcome.UPDATED if activated else SyncOutcome.UNCHANGED), done
+    started = _invoice_purchase(invoice.id)
+    if started is not None and not started.can_move_to(PurchaseStatus.COMPLETED):
+        if not started.is_paid:
+            log.error("subscription %d: invoice %s paid but purchase %d is %s; not crediting",
+                      subscription.id, invoice.id, started.id, started.status)
+        return (SyncOutcome.UPDATED if activated else SyncOutcome.UNCHANGED), started
     period_end = invoice.period_end or subscription.current_period_end
     if period_end is None:
         raise InvoiceUnusable(f"Invoice {invoice.id} names no billing period.")
     payment_intent_id = invoice.payment_intent_id
+    if payment_intent_id is None and started is not None:
+        payment_intent_id = started.payment_intent_id
     if payment_intent_id is None and not invoice.payments_included and invoice.amount_paid:
         payment_intent_id = gateway.invoice_payment_intent(invoice.id)
     now = utcnow()
     paid_at = min(invoice.paid_at or datetime.fromtimestamp(created, now.tzinfo), now)
     plan = subscription.plan
-    purchase = Purchase(
-        student_id=subscription.student_id, plan_id=plan.id, plan_name=plan.name,
-        plan_type=plan.plan_type, minutes=plan.minutes_included,
-        price_minor=invoice.amount_paid, currency=invoice.currency, validity_days=None,
-        status=PurchaseStatus.COMPLETED.value,
-        attempt_key=hashlib.sha256(f"invoice:{invoice.id}".encode()).hexdigest(),
-        payment_intent_id=payment_intent_id, subscription_id=subscription.id,
-        stripe_invoice_id=invoice.id, period_start=invoice.period_start,
-        period_end=period_end, paid_at=paid_at)
-    db.session.add(purchase)
-    db.session.flush()
-    grace = timedelta(hours=current_app.config.get("SUBSCRIPTION_GRACE_HOURS", 0))
-    lot = ledger.credit_purchase(purchase, paid_at, expires_at=period_end + grace)
-    purchase.expires_at = lot.expires_at
-    if plan.rollover_unused:
-        _carry_last_month(purchase, lot, paid_at)
-    purchase_credited(purchase)
+    purchase = started
+    if purchase is None:
+        purchase = Purchase(
+            student_id=subscription.student_id, plan_id=plan.id, plan_name=plan.name,
+            plan_type=plan.plan_type, minutes=plan.minutes_included,
+            price_minor=invoice.amount_paid, currency=invoice.currency, validity_days=None,
+            status=PurchaseStatus.PENDING.value,
+            attempt_key=hashlib.sha256(f"invoice:{invoice.id}".encode()).hexdigest(),
+            payment_intent_id=payment_intent_id, subscription_id=subscription.id,
+            stripe_invoice_id=invoice.id)
+        db.session.add(purchase)
+    elif invoice.amount_paid != purchase.price_minor or invoice.currency != purchase.currency:
+        # Stripe priced the month from our Price; what it took is what the month cost.
+        log.warning("purchase %d: invoice %s paid %d %s, the plan said %d %s", purchase.id,
+                    invoice.id, invoice.amount_paid, invoice.currency, purchase.price_minor,
+                    purchase.currency)
+        purchase.price_minor, purchase.currency = invoice.amount_paid, invoice.currency
+    _credit_month(purchase, invoice, paid_at, period_end, rollover=plan.rollover_unused)
     log.info("subscription %d: invoice %s paid; purchase %d credited", subscription.id,
              invoice.id, purchase.id)
     return SyncOutcome.CREDITED, purchase
+
+
+def settle_first_invoice(purchase: Purchase) -> tuple[SyncOutcome, Purchase]:
+    """A subscription's checkout purchase whose PaymentIntent succeeded: ask Stripe for its
+    invoice and credit it as the webhook would (never with a package's validity)."""
+    invoice = gateway.retrieve_invoice(purchase.stripe_invoice_id)
+    outcome, settled = credit_invoice(invoice, int(utcnow().timestamp()))
+    return outcome, settled or purchase
 
 
 def _later_month_paid(subscription: Subscription, invoice: InvoiceInfo) -> bool:

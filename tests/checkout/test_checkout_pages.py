@@ -70,9 +70,9 @@ def test_post_without_csrf_token_is_refused(app, client, seeded):
     assert purchases(app) == []
 
 
-def test_subscription_and_missing_plans_cannot_be_bought(client, seeded):
+def test_unsynced_subscription_and_missing_plans_cannot_be_bought(client, seeded):
     html = client.get(f"/checkout/{seeded['Monthly Unlimited']}").get_data(as_text=True)
-    assert "Subscriptions cannot be bought yet" in html and 'name="email"' not in html
+    assert "not available right now" in html and 'name="email"' not in html
     missing = client.get("/checkout/99999")
     assert missing.status_code == 404 and "Page not found" in missing.get_data(as_text=True)
 

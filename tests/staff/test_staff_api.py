@@ -159,3 +159,15 @@ def test_cancel_names_the_student_when_a_reference_is_shared(app, staff, buy, st
     again = staff.post_json("consume/", {"email": "kim@example.com", "minutes": 60,
                                          "session_ref": "group-1"})
     assert again.status_code == 409 and again.get_json()["error_type"] == "session_ref_conflict"
+
+
+@pytest.mark.parametrize("body", [-2685376191, [], "sam@example.com", True])
+def test_cancel_with_a_body_that_is_not_an_object_is_a_validation_error(staff, buy, body):
+    """Found by fuzzing: a JSON number as the body was a 500."""
+    buy("Basic Package")
+    assert staff.post_json("consume/", {"email": "sam@example.com", "minutes": 30,
+                                        "session_ref": "lesson-1"}).status_code == 201
+    response = staff.post_json("consume/lesson-1/cancel/", body)
+    assert response.status_code == 400
+    assert response.get_json()["error_type"] == "validation_error"
+    assert response.get_json()["field_errors"] == {"non_field_errors": ["Send a JSON object."]}

@@ -3,7 +3,7 @@ ledger entries rollover_out / rollover_in record the carried minutes; a free sub
 month (trial, 100% coupon) is a purchase of price 0; a subscription's state rank puts
 incomplete below the other states reported in the same second
 
-Revision ID: 0016_plan_rollover
+Revision ID: 0014_plan_rollover
 Revises: 0013_subscriptions
 Create Date: 2026-11-28 10:00:00.000000
 
@@ -11,7 +11,7 @@ Create Date: 2026-11-28 10:00:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0016_plan_rollover'
+revision = '0014_plan_rollover'
 down_revision = '0013_subscriptions'
 branch_labels = None
 depends_on = None

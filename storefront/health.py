@@ -1,0 +1,71 @@
+"""Probes for operators and load balancers: /healthz (the process answers) and /readyz (the
+database answers and its schema is at the migrations' head). Neither is rate limited, and
+neither touches the session, so they set no cookie."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint, Flask, Request, current_app, jsonify
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.exc import SQLAlchemyError
+
+from storefront.extensions import db, limiter
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+NOT_AT_HEAD = "database schema is not at the migrations' head"
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class ProbeSessionInterface(SecureCookieSessionInterface):
+    """The site's signed-cookie sessions, except that a probe gets none: otherwise Flask-Login
+    reading the session on every response would add Vary: Cookie (or a cookie) to it."""
+
+    def open_session(self, app: Flask, request: Request):
+        """No session for the probes (nothing is saved or varied on); the usual one elsewhere."""
+        if request.path in PROBE_PATHS:
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
+@cache
+def migration_heads(directory: str) -> frozenset[str]:
+    """The head revisions of the migrations in `directory` (read once per process)."""
+    config = Config()
+    config.set_main_option("script_location", directory)
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+def _unavailable(reason: str):
+    return jsonify({"status": "unavailable", "reason": reason}), 503
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz():
+    """The process is up and serving; the database is not consulted."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+@limiter.exempt
+def readyz():
+    """Ready for traffic: the database answers and its schema is at the migrations' head."""
+    heads = migration_heads(current_app.extensions["migrate"].directory)
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except SQLAlchemyError as error:
+        log.warning("readiness: database unreachable (%s)", type(error).__name__)
+        return _unavailable("database unreachable")
+    if current != heads:
+        log.warning("readiness: database at %s, migrations' head is %s",
+                    sorted(current) or "no revision", sorted(heads))
+        return _unavailable(NOT_AT_HEAD)
+    return jsonify({"status": "ready"})

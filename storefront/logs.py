@@ -1,0 +1,150 @@
+"""Logging: a request id for every request (taken from a valid incoming X-Request-ID, else
+made here; sent back as X-Request-ID and on every log line of the request), one log line per
+request, JSON lines in production, and no secret in a request line: link tokens in paths are
+replaced by [redacted], and query strings (Stripe's return URL carries the client secret) are
+left out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask, g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+REDACTED = "[redacted]"
+# A proxy's or client's id: letters, digits and . _ : - only, so that it cannot forge or break
+# a log line; anything else gets an id of our own.
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+# Route arguments that are secrets (emailed links: claim, password reset, confirmation).
+SECRET_ROUTE_ARGUMENTS = frozenset({"token"})
+TEXT_FORMAT = "[%(asctime)s] %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+# A request line of the development server: "GET /path?query HTTP/1.1" (maybe colored).
+_REQUEST_LINE_QUERY = re.compile(r"([A-Z]+ /[^?\s\"]*)\?[^\s\"\x1b]*")
+
+log = logging.getLogger("storefront.requests")
+
+
+def current_request_id() -> str | None:
+    """The id of the request being handled (made on first use), or None outside a request."""
+    if not has_request_context():
+        return None
+    if "request_id" not in g:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = (incoming if _VALID_REQUEST_ID.fullmatch(incoming)
+                        else uuid.uuid4().hex)
+    return g.request_id
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request's id on every record (as request_id; "-" outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None):
+            record.request_id = current_request_id() or "-"
+        return True
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id, request fields."""
+
+    FIELDS = ("method", "path", "status", "duration_ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or current_request_id(),
+        }
+        line.update({key: getattr(record, key) for key in self.FIELDS if hasattr(record, key)})
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+class PathRedactor:
+    """Replaces the secret segments of paths (emailed links' tokens) with [redacted]."""
+
+    def __init__(self, app: Flask) -> None:
+        prefixes = sorted({
+            re.escape(rule.rule.split(f"<{argument}>")[0])
+            for rule in app.url_map.iter_rules()
+            for argument in SECRET_ROUTE_ARGUMENTS & rule.arguments
+        })
+        self.pattern = re.compile(rf"({'|'.join(prefixes)})[^/?#\s\"]+") if prefixes else None
+
+    def __call__(self, text: str) -> str:
+        return self.pattern.sub(rf"\g<1>{REDACTED}", text) if self.pattern else text
+
+
+class RequestLineFilter(logging.Filter):
+    """For the development server's request lines (the werkzeug logger): tokens redacted,
+    query strings left out."""
+
+    def __init__(self, redact: PathRedactor) -> None:
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = _REQUEST_LINE_QUERY.sub(r"\1", self.redact(record.getMessage()))
+        record.msg, record.args = message, ()
+        return True
+
+
+def _replace(logger: logging.Logger, kind: type, new: object, *, handler: bool) -> None:
+    """Swap the logger's earlier filter or handler of this kind (from an earlier app) for new."""
+    for old in list(logger.handlers if handler else logger.filters):
+        if isinstance(old, kind) or getattr(old, "storefront", False):
+            (logger.removeHandler if handler else logger.removeFilter)(old)
+    (logger.addHandler if handler else logger.addFilter)(new)
+
+
+def configure_logging(app: Flask, *, json_lines: bool) -> None:
+    """The storefront's log handler (JSON lines or text, with request ids) and quiet,
+    redacted third-party loggers."""
+    handler = logging.StreamHandler()
+    handler.storefront = True
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonLineFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    app.logger.setLevel(logging.INFO)
+    _replace(app.logger, logging.StreamHandler, handler, handler=True)
+    # stripe's debug lines carry whole API responses, client secrets included.
+    logging.getLogger("stripe").setLevel(logging.INFO)
+
+
+def register_request_log(app: Flask) -> None:
+    """Give every request an id and log one line for it when its response is ready."""
+
+    @app.before_request
+    def start_clock() -> None:
+        g.request_started = time.perf_counter()
+        current_request_id()
+
+    @app.after_request
+    def log_request(response):
+        request_id = current_request_id()
+        response.headers[REQUEST_ID_HEADER] = request_id
+        started = g.get("request_started")
+        duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else 0.0
+        path = app.extensions["storefront.redact_paths"](request.path)
+        log.info("%s %s %s %.1fms", request.method, path, response.status_code, duration_ms,
+                 extra={"request_id": request_id, "method": request.method, "path": path,
+                        "status": response.status_code, "duration_ms": duration_ms})
+        return response
+
+
+def redact_request_lines(app: Flask) -> None:
+    """Once the routes are known: redact their secret segments in our request log and in the
+    development server's request lines."""
+    redactor = PathRedactor(app)
+    app.extensions["storefront.redact_paths"] = redactor
+    _replace(logging.getLogger("werkzeug"), RequestLineFilter, RequestLineFilter(redactor),
+             handler=False)
