@@ -112,6 +112,19 @@ def _plan_of_price(info: SubscriptionInfo) -> PricingPlan | None:
     return plan if plan is not None and plan.type is PlanType.SUBSCRIPTION else None
 
 
+def _take_later_period(subscription: Subscription, info: SubscriptionInfo) -> bool:
+    """A billing period only moves forwards at Stripe, so a later one than ours is taken even
+    from an older report (a paid invoice may have moved our state past it meanwhile)."""
+    if info.current_period_end is None or (
+            subscription.current_period_end is not None
+            and info.current_period_end <= subscription.current_period_end):
+        return False
+    subscription.current_period_start = info.current_period_start
+    subscription.current_period_end = info.current_period_end
+    db.session.flush()
+    return True
+
+
 def sync_subscription(info: SubscriptionInfo, created: int) -> tuple[SyncOutcome,
                                                                      Subscription | None]:
     """customer.subscription.* (or a Subscription a Stripe call returned, `created` being
@@ -123,7 +136,8 @@ def sync_subscription(info: SubscriptionInfo, created: int) -> tuple[SyncOutcome
     if not _is_newer(subscription, created, info.status):
         log.info("subscription %d: ignoring %s of %d (holding %s of %d)", subscription.id,
                  info.status, created, subscription.status, subscription.state_created)
-        return SyncOutcome.STALE, subscription
+        return (SyncOutcome.UPDATED if _take_later_period(subscription, info)
+                else SyncOutcome.STALE), subscription
     plan = _plan_of_price(info)
     before = (subscription.status, subscription.current_period_start,
               subscription.current_period_end, subscription.cancel_at_period_end,
@@ -251,7 +265,9 @@ def settle_first_invoice(purchase: Purchase) -> tuple[SyncOutcome, Purchase]:
     """A subscription's checkout purchase whose PaymentIntent succeeded: ask Stripe for its
     invoice and credit it as the webhook would (never with a package's validity)."""
     invoice = gateway.retrieve_invoice(purchase.stripe_invoice_id)
-    outcome, settled = credit_invoice(invoice, int(utcnow().timestamp()))
+    # Dated by Stripe's clock, as its events are: when it recorded the payment.
+    paid = int(invoice.paid_at.timestamp()) if invoice.paid_at else invoice.created
+    outcome, settled = credit_invoice(invoice, paid or int(utcnow().timestamp()))
     return outcome, settled or purchase
 
 

@@ -3,7 +3,9 @@ the month's hours are credited once, whoever settles it first (complete page or 
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -120,6 +122,26 @@ def test_guest_pays_the_first_month_and_the_complete_page_credits_it(app, client
         paid = db.session.get(Purchase, purchase.id)
         assert (paid.status, paid.expires_at, paid.period_end) == ("completed", expiry, expiry)
         assert db.session.scalar(db.select(db.func.count()).select_from(Purchase)) == 1
+
+
+def test_subscription_events_made_before_the_complete_page_still_give_the_period(
+        app, client, synced, stripe_emulator):
+    start_as_guest(client, synced[PLAN])
+    purchase = the_purchase(app)
+    secret = client_secret(client, purchase.id)
+    confirm(client, secret, "4242424242424242")
+    complete_page(client, purchase, secret)
+    with app.app_context():
+        sub_id = db.session.get(Subscription, purchase.subscription_id).stripe_subscription_id
+    # Stripe activated the subscription as the payment went through, a moment before our
+    # page read the invoice; its event arrives now, and carries the billing period.
+    activated = json.loads(str(stripe_emulator.client().v1.subscriptions.retrieve(sub_id)))
+    deliver(client, "customer.subscription.updated", activated,
+            created=int(time.time()) - 2)
+    with app.app_context():
+        row = db.session.scalars(db.select(Subscription)).one()
+        assert (row.status, row.current_period_end) == (
+            "active", period_end(stripe_emulator, purchase))
 
 
 @pytest.fixture

@@ -57,6 +57,7 @@ from storefront.payments.gateway.stripe_billing import (
     set_subscription_payment_method,
     subscription_from_event,
     subscription_invoices,
+    void_invoice,
 )
 
 __all__ = [
@@ -72,5 +73,5 @@ __all__ = [
     "recent_payment_intents", "recent_refunded_payment_intents", "retrieve_invoice",
     "retrieve_payment_intent", "retrieve_price", "retrieve_setup_intent",
     "retrieve_subscription", "set_cancel_at_period_end", "set_subscription_payment_method",
-    "subscription_from_event", "subscription_invoices"
+    "subscription_from_event", "subscription_invoices", "void_invoice",
 ]
