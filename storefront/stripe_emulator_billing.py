@@ -9,7 +9,8 @@ that dialect so the product's Stripe code runs unchanged against it:
 
 - a Price is a Plan whose id starts with price_ (POST/GET /v1/prices, POST /v1/prices/{id});
 - POST /v1/subscriptions takes items[][price], payment_behavior=default_incomplete and
-  payment_settings[save_default_payment_method];
+  payment_settings[save_default_payment_method]; POST /v1/subscriptions/{id} takes
+  items[][price] with proration_behavior (none: the period stays, nothing is prorated);
 - invoices carry confirmation_secret, payments and the subscription's metadata (under
   parent.subscription_details); subscription items carry price and
   current_period_start/end;
@@ -239,6 +240,42 @@ def _subscriptions_take_prices() -> None:
     subscription.default_payment_method = None
 
 
+_PRORATION_BEHAVIORS = ("none", "create_prorations", "always_invoice")
+
+
+def _subscription_updates_take_prices() -> None:
+    """POST /v1/subscriptions/{id} with items[][price] and proration_behavior: a switch of
+    Price. With proration_behavior=none (how the storefront switches plans) the period stays
+    and nothing is credited or charged now; the next renewal bills the new Price."""
+    subscription = resources.Subscription
+    original = subscription._update
+
+    def _update(self, items=None, proration_behavior=None, **data):
+        if proration_behavior is not None and proration_behavior not in _PRORATION_BEHAVIORS:
+            raise UserError(400, f"Invalid proration_behavior: {proration_behavior}")
+        for item in items or []:
+            if isinstance(item, dict) and "price" in item:
+                item["plan"] = _plan_of_price(item.pop("price")).id
+        if items is None or proration_behavior != "none":
+            return original(self, items=items, **data)
+        # The period runs on from where it is, whichever item bills it.
+        if getattr(self, "_period_start", None) is None:
+            self._period_start = self.current_period_start
+        pending = {item.id for item in _pending_items(self.customer)}
+        original(self, items=items, **data)
+        for item in _pending_items(self.customer):
+            if item.id not in pending and item.subscription == self.id:
+                resources.InvoiceItem._api_delete(item.id)  # no proration: nothing owed now
+        return None
+
+    subscription._update = _update
+
+
+def _pending_items(customer: str) -> list[Any]:
+    return [item for item in resources.InvoiceItem._api_list_all(
+        None, customer=customer, limit=99)._list if item.invoice is None]
+
+
 def _invoices_as_stripe_shows_them() -> None:
     """confirmation_secret, payments, invoice.paid; price and period on subscription items."""
     invoice_cls = resources.Invoice
@@ -315,4 +352,5 @@ def emulate_billing() -> None:
     _add_price_routes()
     _subscriptions_take_prices()
     _invoices_as_stripe_shows_them()
+    _subscription_updates_take_prices()
     add_renewal()  # POST /_config/subscriptions/{id}/renew: the next billing period

@@ -68,6 +68,8 @@ class InvoiceInfo:
     subscription_metadata: dict[str, str] = field(default_factory=dict)
     # Whether the event carried the invoice's payments (Stripe includes them only expanded).
     payments_included: bool = False
+    # The Price its subscription line bills: the plan the month was sold as.
+    price_id: str | None = None
 
 
 def subscription_from_object(obj: Mapping[str, Any]) -> SubscriptionInfo:
@@ -115,19 +117,28 @@ def _invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
             or _id_of(obj.get("payment_intent")))
 
 
+def _line_price(line: Mapping[str, Any]) -> str | None:
+    """A line's Price: `pricing.price_details.price` (2025-03-31 and later), else the older
+    `price` or `plan`."""
+    details = (line.get("pricing") or {}).get("price_details") or {}
+    return (_id_of(details.get("price")) or _id_of(line.get("price"))
+            or _id_of(line.get("plan")))
+
+
 def invoice_from_object(obj: Mapping[str, Any]) -> InvoiceInfo:
     """An Invoice object as an event carries it, in the current shape (subscription under
     `parent.subscription_details`) or the older one (`subscription` at the top)."""
     details = (obj.get("parent") or {}).get("subscription_details") or {}
     subscription = _id_of(details.get("subscription")) or _id_of(obj.get("subscription"))
     metadata = details.get("metadata") or (obj.get("subscription_details") or {}).get("metadata")
-    periods = []
+    periods, prices = [], []
     for line in (obj.get("lines") or {}).get("data") or []:
         parent = line.get("parent") or {}
         from_subscription = (parent.get("type") == "subscription_item_details"
                              or line.get("type") == "subscription" or not parent)
         if from_subscription and (line.get("period") or {}).get("end"):
             periods.append((int(line["period"]["start"]), int(line["period"]["end"])))
+            prices.append(_line_price(line))
     transitions = obj.get("status_transitions") or {}
     return InvoiceInfo(
         id=str(obj["id"]), subscription_id=subscription, status=str(obj.get("status")),
@@ -140,4 +151,5 @@ def invoice_from_object(obj: Mapping[str, Any]) -> InvoiceInfo:
         payment_intent_id=_invoice_payment_intent(obj),
         subscription_metadata=_metadata(metadata),
         payments_included="payments" in obj or "payment_intent" in obj,
+        price_id=next((price for price in prices if price), None),
     )

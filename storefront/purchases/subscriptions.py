@@ -100,15 +100,15 @@ def _set_status(subscription: Subscription, status: str, created: int) -> None:
     subscription.state_rank = status_rank(status)
 
 
-def _plan_of_price(info: SubscriptionInfo) -> PricingPlan | None:
-    """Our subscription plan that the subscription's Price bills: the plan whose Price it is,
-    or the plan `stripe sync-plans` named in the Price's metadata (a Price replaced since)."""
-    if not info.price_id:
+def _plan_of_price(price_id: str | None, named_plan_id: str | None = None) -> PricingPlan | None:
+    """Our subscription plan that a Price bills: the plan whose Price it is, or the plan
+    `stripe sync-plans` named in the Price's metadata (a Price replaced since)."""
+    if not price_id:
         return None
     plan = db.session.scalars(
-        select(PricingPlan).where(PricingPlan.stripe_price_id == info.price_id)).first()
-    if plan is None and (info.price_plan_id or "").isdigit():
-        plan = db.session.get(PricingPlan, int(info.price_plan_id))
+        select(PricingPlan).where(PricingPlan.stripe_price_id == price_id)).first()
+    if plan is None and (named_plan_id or "").isdigit():
+        plan = db.session.get(PricingPlan, int(named_plan_id))
     return plan if plan is not None and plan.type is PlanType.SUBSCRIPTION else None
 
 
@@ -138,7 +138,7 @@ def sync_subscription(info: SubscriptionInfo, created: int) -> tuple[SyncOutcome
                  info.status, created, subscription.status, subscription.state_created)
         return (SyncOutcome.UPDATED if _take_later_period(subscription, info)
                 else SyncOutcome.STALE), subscription
-    plan = _plan_of_price(info)
+    plan = _plan_of_price(info.price_id, info.price_plan_id)
     before = (subscription.status, subscription.current_period_start,
               subscription.current_period_end, subscription.cancel_at_period_end,
               subscription.canceled_at, subscription.ended_at, subscription.plan_id)
@@ -237,7 +237,8 @@ def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Pur
         payment_intent_id = gateway.invoice_payment_intent(invoice.id)
     now = utcnow()
     paid_at = min(invoice.paid_at or datetime.fromtimestamp(created, now.tzinfo), now)
-    plan = subscription.plan
+    # The plan the month was sold as (its Price); a switch since counts from the next month.
+    plan = _plan_of_price(invoice.price_id) or subscription.plan
     purchase = started
     if purchase is None:
         purchase = Purchase(

@@ -6,10 +6,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from storefront.billing.plans import sync_plan
 from storefront.extensions import db
 from storefront.ledger import verify_ledger
-from storefront.models import LedgerEntry, Lot, OutgoingMail, Purchase, WebhookEvent
+from storefront.models import (
+    LedgerEntry,
+    Lot,
+    OutgoingMail,
+    PricingPlan,
+    Purchase,
+    WebhookEvent,
+)
 from tests.billing.subscribed import months, state, subscribe
+from tests.conftest import csrf_token, log_in
 from tests.support import wait_for
 
 PLAN = "Student Subscription"  # 900 minutes for 119.00 a month
@@ -105,3 +114,40 @@ def test_invoices_name_their_subscriptions_metadata(stripe_emulator):
     details = invoice.parent.subscription_details
     assert (details.subscription, details.metadata.to_dict()) == (subscription.id,
                                                                   {"student_id": "7"})
+
+
+def test_a_plan_switched_at_the_dashboard_is_billed_and_credited_from_the_next_month(
+        app, live_server, seeded, make_user, stripe_emulator):
+    sam = make_user()
+    sub_id = subscribe(app, stripe_emulator, sam, seeded[PLAN])
+    _, first_end, _ = state(app, sub_id)
+    with app.app_context():
+        sync_plan(db.session.get(PricingPlan, seeded["Family Subscription"]))
+        db.session.commit()
+    student = app.test_client()
+    log_in(student, "sam@example.com")
+    switched = student.post("/account/subscription/plan", data={
+        "csrf_token": csrf_token(student, "/account"), "plan_id": seeded["Family Subscription"]})
+    assert switched.status_code == 302
+    # This month stays as paid: same period, no proration charged or credited at Stripe.
+    stripe = stripe_emulator.client()
+    assert _period_end(stripe, sub_id) == first_end
+    assert stripe.v1.invoice_items.list(params={"customer": stripe.v1.subscriptions.retrieve(
+        sub_id).customer}).data == []
+
+    assert app.test_cli_runner().invoke(args=["stripe", "renew", sub_id]).exit_code == 0
+    renewal = stripe.v1.subscriptions.retrieve(sub_id).latest_invoice
+    wait_for(lambda: received(app, "invoice.paid", renewal) and months(app, sub_id) == 2)
+    with app.app_context():
+        assert verify_ledger() == []
+        rows = db.session.execute(db.select(Purchase.plan_name, Purchase.price_minor,
+                                            Purchase.minutes, Purchase.period_start)
+                                  .order_by(Purchase.id)).all()
+    assert [tuple(row) for row in rows] == [
+        (PLAN, 11900, 900, rows[0].period_start),
+        ("Family Subscription", 29900, 3000, first_end)]
+
+
+def _period_end(stripe, sub_id: str) -> datetime:
+    item = stripe.v1.subscriptions.retrieve(sub_id)["items"].data[0]
+    return datetime.fromtimestamp(item.current_period_end, UTC)

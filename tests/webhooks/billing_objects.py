@@ -11,7 +11,7 @@ DAY = 86400
 def subscription_object(sub_id: str, *, status: str = "active", start: int | None = None,
                         student_id: int | None = None, plan_id: int | None = None,
                         cancel_at_period_end: bool = False, canceled_at: int | None = None,
-                        ended_at: int | None = None) -> dict:
+                        ended_at: int | None = None, price: str = "price_test") -> dict:
     """A Subscription; since 2025-03-31 its billing period is on its items."""
     start = start or int(time.time())
     metadata = {}
@@ -24,15 +24,17 @@ def subscription_object(sub_id: str, *, status: str = "active", start: int | Non
         "items": {"object": "list", "has_more": False, "data": [{
             "id": f"si_{sub_id}", "object": "subscription_item",
             "current_period_start": start, "current_period_end": start + 30 * DAY,
-            "price": {"id": "price_test", "object": "price", "unit_amount": 11900}}]},
+            "price": {"id": price, "object": "price", "unit_amount": 11900}}]},
     }
 
 
 def invoice_object(invoice_id: str, sub_id: str, *, period_start: int, amount: int = 11900,
                    status: str = "paid", payment_intent: str | None = None,
-                   student_id: int | None = None, plan_id: int | None = None) -> dict:
+                   student_id: int | None = None, plan_id: int | None = None,
+                   price: str = "price_test") -> dict:
     """An Invoice of a subscription: the subscription under parent.subscription_details,
-    the paying PaymentIntent under payments, the period on the subscription's line."""
+    the paying PaymentIntent under payments, the period and Price on the subscription's
+    line."""
     period_end = period_start + 30 * DAY
     metadata = {}
     if student_id is not None:
@@ -55,6 +57,8 @@ def invoice_object(invoice_id: str, sub_id: str, *, period_start: int, amount: i
         "lines": {"object": "list", "has_more": False, "data": [{
             "id": f"il_{invoice_id}", "object": "line_item", "amount": amount,
             "currency": "eur", "period": {"start": period_start, "end": period_end},
+            "pricing": {"type": "price_details", "unit_amount_decimal": str(amount),
+                        "price_details": {"price": price, "product": "prod_test"}},
             "parent": {"type": "subscription_item_details",
                        "subscription_item_details": {"subscription": sub_id,
                                                      "subscription_item": f"si_{sub_id}"}}}]},

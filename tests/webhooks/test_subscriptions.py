@@ -10,7 +10,14 @@ import pytest
 
 from storefront.extensions import db
 from storefront.ledger import verify_ledger
-from storefront.models import LedgerEntry, Lot, OutgoingMail, Purchase, Subscription
+from storefront.models import (
+    LedgerEntry,
+    Lot,
+    OutgoingMail,
+    PricingPlan,
+    Purchase,
+    Subscription,
+)
 from tests.support import deliver, pay, post_webhooks_at_once, signed_event
 from tests.webhooks.billing_objects import DAY, invoice_object, subscription_object
 
@@ -97,6 +104,30 @@ def test_older_subscription_update_after_a_newer_changes_nothing(app, client, ow
     deliver(client, "customer.subscription.updated", older, created=now - 60)
     assert subscription_state(app, "sub_o") == (
         "active", True, datetime.fromtimestamp(now + 30 * DAY, UTC))
+
+
+def test_a_month_paid_after_a_switch_credits_the_plan_it_was_billed_as(app, client, owner,
+                                                                        seeded):
+    with app.app_context():
+        for name, price in ((PLAN, "price_student"), ("Family Subscription", "price_family")):
+            db.session.get(PricingPlan, seeded[name]).stripe_price_id = price
+        db.session.commit()
+    now = int(time.time())
+    # The student switched to the family plan from the next month; this month's invoice,
+    # billed at the student plan's Price, is paid after the switch was seen.
+    deliver(client, "customer.subscription.updated",
+            subscription_object("sub_s", start=now, price="price_family", **owner),
+            created=now)
+    deliver(client, "invoice.paid", invoice_object("in_s1", "sub_s", period_start=now,
+                                                   price="price_student", **owner))
+    deliver(client, "invoice.paid", invoice_object("in_s2", "sub_s", amount=29900,
+                                                   period_start=now + 30 * DAY,
+                                                   price="price_family", **owner))
+    with app.app_context():
+        months = db.session.execute(db.select(Purchase.plan_name, Purchase.minutes,
+                                              Purchase.price_minor).order_by(Purchase.id))
+        assert [tuple(m) for m in months] == [(PLAN, 900, 11900),
+                                              ("Family Subscription", 3000, 29900)]
 
 
 def test_deleted_subscription_is_canceled_and_stays_so(app, client, owner):
