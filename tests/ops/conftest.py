@@ -106,15 +106,18 @@ class Gunicorn:
     access log (off in gunicorn.conf.py) is turned on here only to see which worker (pid)
     answered which request id."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2) -> None:
+    def __init__(self, env: dict[str, str], workers: int = 2,
+                 command: list[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (open while gunicorn runs)
             prefix="gunicorn-", suffix=".log", delete=False)
         self.access = Path(self.log.name + ".access")
         env = {**env, "BIND": f"127.0.0.1:{self.port}", "WEB_CONCURRENCY": str(workers)}
+        command = command or ["gunicorn", "wsgi:app", "-c", "gunicorn.conf.py"]
+        assert command[0] == "gunicorn", command
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py",
+            [sys.executable, "-m", *command,
              "--access-logfile", str(self.access),
              "--access-logformat", "%(p)s %({x-request-id}o)s %(s)s"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
