@@ -29,8 +29,12 @@ run: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff; bandit (no medium or high finding outside the tests); pip-audit on the pinned
+# dependencies (tools/audit_dependencies.py says loudly when its source cannot be reached).
 lint: install
-	$(VENV)/bin/ruff check storefront tests wsgi.py
+	$(VENV)/bin/ruff check storefront tests tools wsgi.py gunicorn.conf.py
+	$(VENV)/bin/bandit -q -r storefront tools wsgi.py gunicorn.conf.py --severity-level medium
+	$(PY) tools/audit_dependencies.py
 
 # The interpreter a new environment would be created with.
 python:

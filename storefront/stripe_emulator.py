@@ -40,7 +40,7 @@ def _use_state_file(path: str | None) -> None:
             return
         try:
             with open(path, "rb") as handle:
-                saved = pickle.load(handle)  # noqa: S301  (our own file, written below)
+                saved = pickle.load(handle)  # noqa: S301 (our own file, written below)  # nosec B301
         except FileNotFoundError:
             return
         dict.clear(store)
