@@ -14,12 +14,16 @@ does what Stripe does when a monthly subscription's period ends:
 - then one customer.subscription.updated with the new period and the resulting status.
 
 It answers with the subscription. Subscriptions also take `default_payment_method` on update,
-so a test or a developer can put a failing card on one. Development and tests only:
-stripe_emulator_billing applies it; `flask stripe renew SUB_ID` calls it.
+so a test or a developer can put a failing card on one, and paying an open invoice
+(POST /v1/invoices/{id}/pay) charges that card: a card saved on the dashboard pays what a
+failed renewal left owing (a SetupIntent attaches the card it saves to its customer).
+Development and tests only: stripe_emulator_billing applies it; `flask stripe renew SUB_ID`
+calls it.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -128,10 +132,55 @@ def _charge(subscription: Any, invoice: Any) -> None:
     intent._confirm(on_failure_now=lambda: _failed(subscription, invoice, intent))
 
 
+_PAY_INVOICE = re.compile(r"^/v1/invoices/(in_\w+)/pay$")
+
+
+def pay_subscription_invoice(invoice: Any) -> Any:
+    """Charge an open subscription invoice to the subscription's default payment method (a
+    card just saved for it), as Stripe does; a past-due subscription it pays is active."""
+    subscription = resources.Subscription._api_retrieve(invoice.subscription)
+    was = subscription.status
+    invoice._draft = False
+    _charge(subscription, invoice)
+    if invoice.status == "paid" and subscription.status == "past_due":
+        subscription.status = "active"
+    if subscription.status != was:
+        _event("customer.subscription.updated", subscription)
+    return invoice
+
+
+@web.middleware
+async def _pay_with_the_subscriptions_card(request: web.Request, handler: Any) -> Any:
+    """POST /v1/invoices/{id}/pay on an open subscription invoice: localstripe charges the
+    customer's default card; Stripe charges the subscription's."""
+    match = _PAY_INVOICE.match(request.path) if request.method == "POST" else None
+    if match:
+        invoice = resources.Invoice._api_retrieve(match.group(1))
+        if invoice.subscription and invoice.status == "open":
+            return server.json_response(pay_subscription_invoice(invoice)._export())
+    return await handler(request)
+
+
+def _setup_intents_attach_their_card() -> None:
+    """A SetupIntent of a customer attaches the card it saved to that customer, as Stripe
+    does, so the card can then pay the customer's subscription."""
+    setup_intent = resources.SetupIntent
+    original = setup_intent._attach_pm
+
+    def _attach_pm(self, pm):
+        original(self, pm)
+        if self.status == "succeeded" and self.customer and pm.customer is None:
+            pm.customer = self.customer
+
+    setup_intent._attach_pm = _attach_pm
+
+
 def add_renewal() -> None:
     """The renewal route and what it needs from localstripe."""
     _period_from_renewals()
     _take_default_payment_method()
+    _setup_intents_attach_their_card()
+    server.app.middlewares.append(_pay_with_the_subscriptions_card)
 
     async def renew_route(request: web.Request) -> web.Response:
         subscription = renew(request.match_info["id"])

@@ -4,6 +4,7 @@ subscription past due and email the student."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from storefront.billing.plans import sync_plan
@@ -151,3 +152,42 @@ def test_a_plan_switched_at_the_dashboard_is_billed_and_credited_from_the_next_m
 def _period_end(stripe, sub_id: str) -> datetime:
     item = stripe.v1.subscriptions.retrieve(sub_id)["items"].data[0]
     return datetime.fromtimestamp(item.current_period_end, UTC)
+
+
+def test_a_failed_renewal_is_recovered_with_a_new_card_from_the_dashboard(
+        app, live_server, seeded, make_user, stripe_emulator):
+    sam = make_user()
+    sub_id = subscribe(app, stripe_emulator, sam, seeded[PLAN])
+    stripe = stripe_emulator.client()
+    customer = stripe.v1.subscriptions.retrieve(sub_id).customer
+    failing = stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail",
+                                               params={"customer": customer})
+    stripe.v1.subscriptions.update(sub_id, params={"default_payment_method": failing.id})
+    assert app.test_cli_runner().invoke(args=["stripe", "renew", sub_id]).exit_code == 0
+    wait_for(lambda: state(app, sub_id)[0] == "past_due")
+
+    student = app.test_client()
+    log_in(student, "sam@example.com")
+    assert "Update card" in student.get("/account").get_data(as_text=True)
+    html = student.get("/account/subscription/card").get_data(as_text=True)
+    secret = re.search(r'data-client-secret="([^"]+)"', html).group(1)
+    saved = student.post("/checkout/test-mode/confirm-setup",
+                         headers={"X-CSRFToken": csrf_token(student, "/account")},
+                         json={"client_secret": secret, "card_number": "4242 4242 4242 4242"})
+    assert saved.get_json()["setupIntent"]["status"] == "succeeded"
+    done = student.get("/account/subscription/card/done",
+                       query_string={"setup_intent": secret.split("_secret_")[0]})
+    assert done.status_code == 302
+
+    # The open invoice is paid with the new card: the month is credited once, and the
+    # subscription is active again, however Stripe's events arrive.
+    renewal = stripe.v1.subscriptions.retrieve(sub_id).latest_invoice
+    assert stripe.v1.invoices.retrieve(renewal).status == "paid"
+    wait_for(lambda: received(app, "invoice.paid", renewal))
+    wait_for(lambda: state(app, sub_id)[0] == "active")
+    assert months(app, sub_id) == 2
+    with app.app_context():
+        assert verify_ledger() == []
+        assert db.session.scalars(db.select(LedgerEntry.minutes).where(
+            LedgerEntry.kind == "purchase_credit")).all() == [900, 900]
+    assert "payment went through" in student.get("/account").get_data(as_text=True)

@@ -195,6 +195,34 @@ def test_refund_of_the_invoice_charge_reverses_that_month(app, client, owner,
                                             ("in_r2", "refunded", 0)]
 
 
+def test_dispute_of_the_invoice_charge_holds_that_month_until_it_is_won(app, client, owner,
+                                                                        stripe_emulator):
+    stripe = stripe_emulator.client()
+    intent = stripe.v1.payment_intents.create(params={"amount": 11900, "currency": "eur"})
+    pay(stripe_emulator, intent.id)
+    start = int(time.time()) - DAY
+    deliver(client, "invoice.paid", invoice_object("in_d1", "sub_dp", period_start=start - 30 * DAY,
+                                                   **owner))
+    deliver(client, "invoice.paid", invoice_object("in_d2", "sub_dp", period_start=start,
+                                                   payment_intent=intent.id, **owner))
+    charge = stripe.v1.payment_intents.retrieve(intent.id).to_dict()["latest_charge"]
+    dispute = {"id": "dp_month", "object": "dispute", "amount": 11900, "currency": "eur",
+               "charge": charge if isinstance(charge, str) else charge["id"],
+               "payment_intent": intent.id, "status": "needs_response", "reason": "fraudulent"}
+
+    def months():
+        with app.app_context():
+            assert verify_ledger() == []
+            return [tuple(r) for r in db.session.execute(
+                db.select(Purchase.stripe_invoice_id, Lot.minutes_remaining, Lot.minutes_on_hold)
+                .join(Lot).order_by(Purchase.id)).all()]
+
+    assert deliver(client, "charge.dispute.created", dispute).status_code == 200
+    assert months() == [("in_d1", 900, 0), ("in_d2", 0, 900)]
+    assert deliver(client, "charge.dispute.closed", {**dispute, "status": "won"}).status_code == 200
+    assert months() == [("in_d1", 900, 0), ("in_d2", 900, 0)]
+
+
 def test_invoice_without_its_payments_asks_stripe_which_payment_paid_it(make_app, owner,
                                                                         stripe_stub):
     """Stripe leaves `payments` out of an event's invoice unless expanded: the PaymentIntent
