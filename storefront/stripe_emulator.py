@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from aiohttp import web
-from localstripe import resources, server
+from localstripe import resources, server, webhooks
 from localstripe.errors import UserError
 
 from storefront.stripe_emulator_billing import emulate_billing
@@ -203,6 +203,29 @@ def _settable_clock() -> None:
     server.app.router.add_post("/_config/clock", set_clock)
 
 
+def _reset_forgets_unsent_events() -> None:
+    """DELETE /_config/data also drops the events localstripe has not sent yet (it sends each
+    a second after the change): they name objects that no longer exist, and would reach
+    whichever app is listening by then."""
+    pending: set[asyncio.Future] = set()
+
+    def schedule_webhook(event: object) -> None:
+        future = asyncio.ensure_future(webhooks._send_webhook(event))
+        pending.add(future)
+        future.add_done_callback(pending.discard)
+
+    webhooks.schedule_webhook = resources.schedule_webhook = schedule_webhook
+
+    @web.middleware
+    async def forget_on_reset(request: web.Request, handler):
+        if request.method == "DELETE" and request.path == "/_config/data":
+            for future in list(pending):
+                future.cancel()
+        return await handler(request)
+
+    server.app.middlewares.append(forget_on_reset)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8420)
@@ -214,6 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     _allow_retry_after_decline()
     _decline_test_cards_as_stripe_does()
     _settable_clock()
+    _reset_forgets_unsent_events()
     emulate_billing()
     if not args.from_scratch:
         resources.store.try_load_from_disk()

@@ -103,3 +103,27 @@ def test_a_declined_first_payment_leaves_the_subscription_incomplete(stripe_clie
     assert stripe_client.v1.subscriptions.retrieve(subscription.id).status == "incomplete"
     events = stripe_client.v1.events.list(params={"limit": 100}).data
     assert "invoice.paid" not in {event.type for event in events}
+
+
+def test_events_of_forgotten_objects_are_not_sent_after_a_reset(app, live_server,
+                                                                 stripe_emulator):
+    """A reset forgets the events the emulator had not sent yet: they would reach whichever
+    app listens next, naming objects (and our ids) that no longer exist."""
+    from storefront.extensions import db
+    from storefront.models import WebhookEvent
+    from tests.support import pay, wait_for
+
+    client = stripe_emulator.client()
+    before = client.v1.payment_intents.create(params={"amount": 1000, "currency": "eur"})
+    pay(stripe_emulator, before.id)  # its events go out a second later
+    stripe_emulator.reset()
+    after = client.v1.payment_intents.create(params={"amount": 2000, "currency": "eur"})
+    pay(stripe_emulator, after.id)
+
+    def received(intent_id):
+        with app.app_context():
+            return db.session.scalar(db.select(db.func.count()).select_from(WebhookEvent)
+                                     .where(WebhookEvent.payload.contains(intent_id)))
+
+    wait_for(lambda: received(after.id) > 0)
+    assert received(before.id) == 0
