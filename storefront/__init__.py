@@ -92,6 +92,7 @@ def register_blueprints(app: Flask) -> None:
     from storefront.staff.plans import bp as staff_plans_bp
     from storefront.staff.subscriptions import bp as staff_subscriptions_bp
     from storefront.staff.views import bp as staff_bp
+    from storefront.staff.webhook_log import bp as staff_webhooks_bp
 
     app.register_blueprint(health.bp)
     app.register_blueprint(catalog.bp)
@@ -100,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff_bp)
     app.register_blueprint(staff_plans_bp)
     app.register_blueprint(staff_subscriptions_bp)
+    app.register_blueprint(staff_webhooks_bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api.balances_bp)

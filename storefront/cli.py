@@ -28,6 +28,7 @@ from storefront.payments.errors import PaymentError
 from storefront.purchases.reconcile import reconcile
 from storefront.staff.forms import MAX_GRACE_HOURS
 from storefront.validation import FieldError, clean_email, clean_int, clean_student_name
+from storefront.webhooks.log import record_reconcile_run
 
 ledger_cli = AppGroup("ledger", help="Inspect and check the hour ledger.")
 users_cli = AppGroup("users", help="Manage accounts.")
@@ -114,12 +115,14 @@ def hours_notify_expiring(days: int) -> None:
 def stripe_reconcile(since: str) -> None:
     """Fulfil paid PaymentIntents we missed, apply refunds, report mismatches and payments
     that could not be settled (exit 1; exit 2 when Stripe cannot be used at all)."""
+    start = _since(since, utcnow())
     try:
-        report = reconcile(_since(since, utcnow()), checkpoint=db.session.commit)
+        report = reconcile(start, checkpoint=db.session.commit)
     except PaymentError as error:
         db.session.rollback()
         click.echo(f"Stripe could not be read ({error.error_type}): {error.message}", err=True)
         raise SystemExit(2) from None
+    record_reconcile_run(report, since=start)  # for the staff webhook log
     db.session.commit()
     for line in (*report.fulfilled, *report.updated, *report.refunds):
         click.echo(line)

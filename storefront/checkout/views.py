@@ -50,7 +50,7 @@ def start(plan_id: int):
     if plan is None:
         abort(404)
     form = GuestDetailsForm()
-    error = None
+    error, status = None, 200
     started_by = checkout_starter()  # made on the first visit, so a double-click shares it
     if request.method == "POST" and (current_user.is_authenticated or form.validate()):
         if current_user.is_authenticated:
@@ -65,10 +65,11 @@ def start(plan_id: int):
             db.session.commit()
         except StorefrontError as failure:
             db.session.rollback()
-            error = failure.message
+            error, status = failure.message, failure.status  # e.g. 503: Stripe unreachable
         else:
             return redirect(url_for("checkout.pay", purchase_id=started.purchase.id))
-    status = 400 if error or form.errors else 200
+    if form.errors:
+        status = 400
     return render_template(
         "checkout/start.html", plan=plan, form=form, error=error,
         unavailable=_unavailable_reason(plan_id),

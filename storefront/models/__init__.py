@@ -5,6 +5,7 @@ from storefront.models.decline import PaymentDecline, RefusedAttempt
 from storefront.models.ledger import Balance, EntryKind, ExpiryNotice, LedgerEntry, Lot
 from storefront.models.mail import OutgoingMail
 from storefront.models.purchase import Purchase, PurchaseStatus
+from storefront.models.reconcile import ReconcileFinding, ReconcileRun
 from storefront.models.subscription import Subscription
 from storefront.models.user import PendingRegistration, User
 from storefront.models.webhook import WebhookEvent, WebhookOutcome
@@ -24,6 +25,8 @@ __all__ = [
     "RefusedAttempt",
     "Subscription",
     "PurchaseStatus",
+    "ReconcileFinding",
+    "ReconcileRun",
     "User",
     "WebhookEvent",
     "WebhookOutcome",

@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 STRIPE_UNUSABLE = frozenset({"api_connection_error", "authentication_error", "rate_limit_error"})
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A payment that still disagrees with Stripe (mismatch) or could not be settled
+    (failure), as staff see it on the webhook log."""
+
+    kind: str
+    detail: str
+    purchase_id: int | None = None
+    payment_intent_id: str | None = None
+
+
 @dataclass
 class ReconcileReport:
     checked: int = 0
@@ -29,13 +40,21 @@ class ReconcileReport:
     refunds: list[str] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # payments we could not settle
+    findings: list[Finding] = field(default_factory=list)  # mismatches and failures
+
+    def mismatch(self, detail: str, purchase_id: int | None, payment_intent_id: str) -> None:
+        """Report a payment that disagrees with Stripe."""
+        self.mismatches.append(detail)
+        self.findings.append(Finding("mismatch", detail, purchase_id, payment_intent_id))
 
 
-def _isolated(report: ReconcileReport, what: str, work: Callable[[], None]) -> None:
+def _isolated(report: ReconcileReport, what: str, payment_intent_id: str,
+              work: Callable[[], None]) -> None:
     """Do one payment's work in a savepoint: if it fails, only its changes are undone, the
     failure is reported and the run goes on. Stripe being unusable (STRIPE_UNUSABLE) still
     stops the run."""
-    lines = [report.fulfilled, report.updated, report.refunds, report.mismatches]
+    lines = [report.fulfilled, report.updated, report.refunds, report.mismatches,
+             report.findings]
     counts = [len(found) for found in lines]
     try:
         with db.session.begin_nested():
@@ -44,17 +63,22 @@ def _isolated(report: ReconcileReport, what: str, work: Callable[[], None]) -> N
     except PaymentError as error:
         if error.error_type in STRIPE_UNUSABLE:
             raise
-        _undo_report(report, lines, counts, what, f"Stripe said {error.error_type}")
+        _undo_report(report, lines, counts, what, payment_intent_id,
+                     f"Stripe said {error.error_type}")
     except Exception as error:  # noqa: BLE001  (one bad purchase must not stop the rest)
-        _undo_report(report, lines, counts, what, type(error).__name__)
+        _undo_report(report, lines, counts, what, payment_intent_id, type(error).__name__)
 
 
-def _undo_report(report: ReconcileReport, lines: list[list[str]], counts: list[int], what: str,
-                 why: str) -> None:
+def _undo_report(report: ReconcileReport, lines: list[list], counts: list[int], what: str,
+                 payment_intent_id: str, why: str) -> None:
     log.exception("reconcile: %s could not be settled", what)
     for found, count in zip(lines, counts, strict=True):
         del found[count:]  # what it reported was undone
-    report.failures.append(f"{what}: {why} (see the log)")
+    detail = f"{what}: {why} (see the log)"
+    report.failures.append(detail)
+    purchase = purchase_for_intent(payment_intent_id)
+    report.findings.append(Finding("failure", detail, purchase.id if purchase else None,
+                                   payment_intent_id))
 
 
 def _apply_refunds(purchase: Purchase, report: ReconcileReport) -> None:
@@ -69,8 +93,9 @@ def _reconcile_intent(intent: gateway.PaymentIntentInfo, report: ReconcileReport
     report.checked += 1
     purchase = purchase_for_intent(intent.id)
     if purchase is None:
-        report.mismatches.append(
-            f"{intent.id}: names purchase {intent.purchase_id}, which we do not have")
+        report.mismatch(
+            f"{intent.id}: names purchase {intent.purchase_id}, which we do not have",
+            None, intent.id)
         return
     paid_at = None
     if intent.status == "succeeded" and not purchase.is_paid:
@@ -85,13 +110,15 @@ def _reconcile_intent(intent: gateway.PaymentIntentInfo, report: ReconcileReport
     elif outcome is FulfilOutcome.UPDATED:
         report.updated.append(f"purchase {purchase.id} ({intent.id}): now {purchase.status}")
     elif outcome is FulfilOutcome.MISMATCH:
-        report.mismatches.append(
+        report.mismatch(
             f"purchase {purchase.id} ({intent.id}): Stripe has {intent.amount} "
-            f"{intent.currency}, we have {purchase.price_minor} {purchase.currency}")
+            f"{intent.currency}, we have {purchase.price_minor} {purchase.currency}",
+            purchase.id, intent.id)
     if intent.status == "succeeded" and not purchase.is_paid and \
             outcome is not FulfilOutcome.MISMATCH:
-        report.mismatches.append(
-            f"purchase {purchase.id} ({intent.id}): paid at Stripe but {purchase.status}")
+        report.mismatch(
+            f"purchase {purchase.id} ({intent.id}): paid at Stripe but {purchase.status}",
+            purchase.id, intent.id)
     if purchase.is_paid:
         _apply_refunds(purchase, report)
 
@@ -113,11 +140,11 @@ def reconcile(since: datetime, checkpoint: Callable[[], None]) -> ReconcileRepor
                 continue
             purchase_id = found.id
         seen.add(intent.id)
-        _isolated(report, f"purchase {purchase_id} ({intent.id})",
+        _isolated(report, f"purchase {purchase_id} ({intent.id})", intent.id,
                   lambda intent=intent: _reconcile_intent(intent, report))
         checkpoint()
     for intent_id in sorted(gateway.recent_refunded_payment_intents(since) - seen):
-        _isolated(report, f"refund of {intent_id}",
+        _isolated(report, f"refund of {intent_id}", intent_id,
                   lambda intent_id=intent_id: _refund_of(intent_id, report))
         checkpoint()
     return report

@@ -15,6 +15,7 @@ from storefront.models import LedgerEntry, Purchase, PurchaseStatus
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import ChargeInfo, DisputeInfo
+from storefront.purchases.fulfil import fulfil_purchase
 from storefront.purchases.lookup import purchase_for_intent
 
 log = logging.getLogger(__name__)
@@ -98,10 +99,30 @@ def request_refund(*, purchase: Purchase, amount_minor: int, reason: str,
     return purchase
 
 
+# A dispute in one of these states is over; a late event of an earlier state leaves it so.
+_DISPUTE_CLOSED = frozenset({"won", "lost", "warning_closed"})
+
+
+def _settled(purchase: Purchase) -> Purchase:
+    """The purchase, credited first if Stripe has taken its payment: a refund or dispute can
+    arrive before the payment's own event (Stripe does not keep order), and must not be
+    dropped for it. Asks Stripe, as `flask stripe reconcile` would."""
+    if purchase.is_paid or purchase.payment_intent_id is None:
+        return purchase
+    intent = gateway.retrieve_payment_intent(purchase.payment_intent_id)
+    if intent.status != "succeeded":
+        return purchase
+    charge = gateway.charge_of_payment_intent(intent.id)
+    _, settled = fulfil_purchase(intent, paid_at=charge.created if charge else None)
+    log.info("purchase %d: settled from Stripe before its refund or dispute", purchase.id)
+    return settled or purchase
+
+
 def apply_charge(charge: ChargeInfo) -> Purchase | None:
     """charge.refunded: bring the purchase up to the charge's refunded total."""
     purchase = purchase_for_intent(charge.payment_intent_id, lock=True)
     if purchase is not None:
+        purchase = _settled(purchase)
         record_refunded_total(purchase, charge.amount_refunded)
     return purchase
 
@@ -114,7 +135,9 @@ def apply_dispute(dispute: DisputeInfo, *, opened: bool) -> Purchase | None:
     purchase = purchase_for_intent(payment_intent_id, lock=True)
     if purchase is None:
         return None
-    purchase.dispute_status = dispute.status
+    purchase = _settled(purchase)
+    if purchase.dispute_status not in _DISPUTE_CLOSED or dispute.status in _DISPUTE_CLOSED:
+        purchase.dispute_status = dispute.status
     if opened:
         ledger.hold_for_dispute(purchase, dispute.id)
     elif dispute.status in ("won", "warning_closed", "lost"):
