@@ -1,16 +1,22 @@
-// Checkout: mounts Stripe's Payment Element and confirms the payment.
-// Reads its inputs from data- attributes of #payment-form; uses only documented Stripe.js
-// calls (Stripe, elements, create, mount, on, confirmPayment).
+// Mounts Stripe's Payment Element and confirms it: a payment on the checkout page
+// (#payment-form, confirmPayment) or, on the card-update page, a card saved for later
+// (#setup-form, data-confirm="setup", confirmSetup). Stripe then returns the browser to
+// data-return-url, where the server reads the outcome from Stripe. Reads its inputs from the
+// form's data- attributes; uses only documented Stripe.js calls (Stripe, elements, create,
+// mount, on, confirmPayment, confirmSetup).
 (function () {
   'use strict';
 
-  var form = document.getElementById('payment-form');
+  var form = document.getElementById('payment-form') || document.getElementById('setup-form');
   if (!form) {
     return;
   }
   var button = document.getElementById('pay-button');
   var message = document.getElementById('payment-message');
-  var GENERIC_ERROR = 'Something went wrong with the payment. Nothing was charged; please try again.';
+  var saving = form.dataset.confirm === 'setup';
+  var GENERIC_ERROR = saving
+    ? 'Something went wrong saving the card. Please try again.'
+    : 'Something went wrong with the payment. Nothing was charged; please try again.';
 
   function showMessage(text) {
     message.textContent = text;
@@ -61,11 +67,12 @@
     button.setAttribute('aria-busy', 'true');
     hideMessage();
 
-    stripe.confirmPayment({
+    var confirm = saving ? stripe.confirmSetup : stripe.confirmPayment;
+    confirm.call(stripe, {
       elements: elements,
       confirmParams: { return_url: form.dataset.returnUrl }
     }).then(function (result) {
-      // confirmPayment resolves only when it did not redirect, i.e. on an error.
+      // Stripe.js resolves only when it did not redirect, i.e. on an error.
       var text = result && result.error ? errorText(result.error) : null;
       if (text) {
         showMessage(text);

@@ -1,7 +1,7 @@
 // Test mode only: a stand-in for Stripe.js, which cannot load offline.
 // It implements exactly the Stripe.js calls checkout.js makes -- Stripe(), elements(),
 // create('payment'), mount(), on(), confirmPayment(), retrievePaymentIntent(), and
-// confirmSetup() for card-update.js -- and confirms through the storefront's test-mode
+// confirmSetup() for the card-update page -- and confirms through the storefront's test-mode
 // routes, which confirm on the Stripe emulator.
 // It decides no outcome itself: the server maps Stripe's documented test card numbers to
 // Stripe's test payment methods and the emulator pays or declines them as Stripe would.

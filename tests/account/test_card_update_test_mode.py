@@ -23,7 +23,7 @@ def test_card_page_saves_a_test_card_at_the_emulator(app, client, make_user, see
     log_in(client, "sam@example.com")
     html = client.get("/account/subscription/card").get_data(as_text=True)
     assert 'data-confirm-setup-url="/checkout/test-mode/confirm-setup"' in html
-    assert "js/card-update.js" in html
+    assert "js/checkout.js" in html and 'data-confirm="setup"' in html
     secret = re.search(r'data-client-secret="([^"]+)"', html).group(1)
     token = csrf_token(client, "/account")
 

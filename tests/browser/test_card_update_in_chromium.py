@@ -1,0 +1,73 @@
+"""A student whose renewal failed saves a new card in a real Chromium, through the real
+static/js/checkout.js (in setup mode), and the month that was owed is paid and credited."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from storefront.extensions import db
+from storefront.models import LedgerEntry
+from tests.billing.subscribed import months, state, subscribe
+from tests.conftest import PASSWORD
+from tests.support import wait_for
+
+pytestmark = pytest.mark.browser
+
+PLAN = "Student Subscription"  # 900 minutes for 119.00 a month
+
+
+def _credited(app) -> list[int]:
+    with app.app_context():
+        return db.session.scalars(db.select(LedgerEntry.minutes).where(
+            LedgerEntry.kind == "purchase_credit").order_by(LedgerEntry.id)).all()
+
+
+def _renew_with_a_failing_card(app, stripe_emulator, sub_id: str) -> None:
+    stripe = stripe_emulator.client()
+    customer = stripe.v1.subscriptions.retrieve(sub_id).customer
+    failing = stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail",
+                                               params={"customer": customer})
+    stripe.v1.subscriptions.update(sub_id, params={"default_payment_method": failing.id})
+    assert app.test_cli_runner().invoke(args=["stripe", "renew", sub_id]).exit_code == 0
+    wait_for(lambda: state(app, sub_id)[0] == "past_due")
+
+
+def _log_in(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/account/login")
+    page.get_by_label("Email").fill("sam@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_a_past_due_student_saves_a_new_card_and_the_month_is_paid(
+        page: Page, app, seeded, make_user, live_server, stripe_emulator):
+    sub_id = subscribe(app, stripe_emulator, make_user(), seeded[PLAN])
+    _renew_with_a_failing_card(app, stripe_emulator, sub_id)
+
+    _log_in(page, live_server.url)
+    panel = page.locator("section.subscription")
+    expect(panel).to_have_attribute("data-status", "past_due")
+    panel.get_by_role("link", name="Update card").click()
+    expect(page.get_by_role("heading", name="Update your card")).to_be_visible()
+
+    save = page.get_by_role("button", name="Save card")
+    expect(save).to_be_enabled()
+    page.get_by_label("Card number").fill("4000 0000 0000 0002")  # declined: nothing saved
+    page.get_by_label("Expiry").fill("12 / 34")
+    page.get_by_label("CVC").fill("123")
+    save.click()
+    expect(page.locator("#payment-message")).to_contain_text(
+        re.compile("declined", re.IGNORECASE))
+    assert state(app, sub_id)[0] == "past_due"
+
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    save.click()
+    page.wait_for_url(re.compile(r"/account$"))
+    expect(page.get_by_text(re.compile("payment went through"))).to_be_visible()
+    wait_for(lambda: state(app, sub_id)[0] == "active")
+    expect(page.locator("section.subscription")).to_have_attribute("data-status", "active")
+    assert months(app, sub_id) == 2
+    assert _credited(app) == [900, 900]
