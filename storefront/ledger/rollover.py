@@ -21,15 +21,17 @@ def _has_entry(lot: Lot, kinds: tuple[EntryKind, ...]) -> bool:
 
 def roll_over(from_lot: Lot, to_lot: Lot, *, invoice_id: str, at: datetime) -> int:
     """Move what is left of `from_lot` into `to_lot` (whose grant grows by as much), with an
-    entry on each side keyed on the invoice that paid `to_lot`; once per invoice. A lot that
-    had expired by `at`, or that a dispute touched, carries nothing. Returns the minutes."""
+    entry on each side keyed on the invoice that paid `to_lot`; once per invoice. `at` is
+    when `to_lot`'s period starts: a lot that lasted until then carries, even if the month
+    is paid a little later; one that expired before it, was expired, or that a dispute
+    touched carries nothing. Returns the minutes."""
     lock_balance(to_lot.student_id)  # the student's total is unchanged, but serialised
     out_key, in_key = f"rollover_out:invoice:{invoice_id}", f"rollover_in:invoice:{invoice_id}"
     if db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == out_key)):
         return 0
     db.session.refresh(from_lot)
     minutes = from_lot.minutes_remaining
-    expired = from_lot.expires_at is not None and from_lot.expires_at <= at
+    expired = from_lot.expires_at is not None and from_lot.expires_at < at
     if minutes <= 0 or expired or from_lot.minutes_on_hold or _has_entry(
             from_lot, (EntryKind.EXPIRY, EntryKind.DISPUTE_OPENED, EntryKind.DISPUTE_HOLD)):
         return 0

@@ -205,7 +205,9 @@ def _carry_last_month(purchase: Purchase, lot: Lot, paid_at: datetime) -> None:
             Purchase.period_end < purchase.period_end)
         .order_by(Purchase.period_end.desc(), Purchase.id.desc()).limit(1)).first()
     if previous is not None:
-        ledger.roll_over(previous, lot, invoice_id=purchase.stripe_invoice_id, at=paid_at)
+        # Judged at the new period's start: Stripe charges a renewal as the last one ends.
+        ledger.roll_over(previous, lot, invoice_id=purchase.stripe_invoice_id,
+                         at=min(purchase.period_start or paid_at, paid_at))
 
 
 def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Purchase | None]:

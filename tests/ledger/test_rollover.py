@@ -70,6 +70,24 @@ def test_rollover_moves_last_months_unused_minutes_into_the_new_month(app, clien
         assert ledger.lock_balance(owner["student_id"]).available_minutes == 1500
 
 
+def test_a_month_paid_after_the_last_one_ended_still_carries_its_unused_minutes(
+        app, client, owner):
+    # Stripe charges the renewal when the period ends (its invoice is finalised about an
+    # hour later): by then last month's lot, without grace, has reached its expiry.
+    set_rollover(app, owner["plan_id"], True)
+    start = int(time.time()) - 31 * DAY
+    deliver(client, "invoice.paid", invoice_object("in_l1", "sub_l", period_start=start,
+                                                   **owner))
+    with app.app_context():
+        ledger.consume_minutes(student_id=owner["student_id"], minutes=300,
+                               session_ref="lesson-1",
+                               now=datetime.fromtimestamp(start + DAY, UTC))
+        db.session.commit()
+    renewal = invoice_object("in_l2", "sub_l", period_start=start + 30 * DAY, **owner)
+    assert deliver(client, "invoice.paid", renewal).status_code == 200
+    assert [(g, r) for g, r, _ in lots(app, owner["student_id"])] == [(900, 0), (1500, 1500)]
+
+
 def test_without_rollover_unused_minutes_stay_with_their_month(app, client, owner):
     two_months_with_a_session(app, client, owner)
     assert [(g, r) for g, r, _ in lots(app, owner["student_id"])] == [(900, 600), (900, 900)]
