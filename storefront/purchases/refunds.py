@@ -118,11 +118,21 @@ def _settled(purchase: Purchase) -> Purchase:
     return settled or purchase
 
 
+def _settled_and_locked(payment_intent_id: str | None) -> Purchase | None:
+    """The PaymentIntent's purchase, settled first if Stripe has taken its payment, then
+    locked. Settling takes its locks in the payment events' order (a subscription's row before
+    its month's purchase), so it runs before this takes the purchase's lock."""
+    found = purchase_for_intent(payment_intent_id)
+    if found is None:
+        return None
+    _settled(found)
+    return purchase_for_intent(payment_intent_id, lock=True)
+
+
 def apply_charge(charge: ChargeInfo) -> Purchase | None:
     """charge.refunded: bring the purchase up to the charge's refunded total."""
-    purchase = purchase_for_intent(charge.payment_intent_id, lock=True)
+    purchase = _settled_and_locked(charge.payment_intent_id)
     if purchase is not None:
-        purchase = _settled(purchase)
         record_refunded_total(purchase, charge.amount_refunded)
     return purchase
 
@@ -132,10 +142,9 @@ def apply_dispute(dispute: DisputeInfo, *, opened: bool) -> Purchase | None:
     payment_intent_id = dispute.payment_intent_id
     if payment_intent_id is None and dispute.charge_id:
         payment_intent_id = gateway.payment_intent_of_charge(dispute.charge_id)
-    purchase = purchase_for_intent(payment_intent_id, lock=True)
+    purchase = _settled_and_locked(payment_intent_id)
     if purchase is None:
         return None
-    purchase = _settled(purchase)
     if purchase.dispute_status not in _DISPUTE_CLOSED or dispute.status in _DISPUTE_CLOSED:
         purchase.dispute_status = dispute.status
     if opened:

@@ -16,7 +16,16 @@ from storefront.ledger import verify_ledger
 from storefront.models import LedgerEntry, Lot, Purchase, Subscription, User
 from tests.checkout.test_card_testing import ATTACKER_IP, browser, confirm
 from tests.conftest import csrf_token
-from tests.support import WEBHOOK_PATH, all_at_once, deliver, pay, signed_event, wait_for
+from tests.support import (
+    BLACKHOLE_URL,
+    WEBHOOK_PATH,
+    all_at_once,
+    deliver,
+    pay,
+    post_webhooks_at_once,
+    signed_event,
+    wait_for,
+)
 
 PLAN = "Student Subscription"  # 900 minutes for 119.00 a month
 
@@ -196,6 +205,32 @@ def test_complete_page_and_webhooks_at_the_same_moment_credit_once(app, synced,
     assert all_at_once(hit, list(range(len(deliveries) + 3))) == [200] * (len(deliveries) + 3)
     wait_for(lambda: credits(app))
     assert [minutes for minutes, _ in credits(app)] == [900]
+
+
+def test_a_refund_and_the_invoice_paid_at_the_same_moment_both_apply(app, client, synced,
+                                                                      stripe_emulator, decoy,
+                                                                      live_server):
+    """A refund heard before the month was credited settles the month first, in the same lock
+    order as invoice.paid (subscription, then purchase): neither waits on the other."""
+    start_as_guest(client, synced[PLAN])
+    purchase = the_purchase(app)
+    stripe = stripe_emulator.client()
+    stripe_emulator.send_webhooks_to(BLACKHOLE_URL)  # these deliveries are the test's own
+    pay(stripe_emulator, purchase.payment_intent_id)
+    refund = stripe.v1.refunds.create(params={"payment_intent": purchase.payment_intent_id})
+    charge = stripe.v1.charges.retrieve(refund.charge).to_dict()
+    paid, succeeded, _ = invoice_events(stripe_emulator, purchase)
+    refunded = signed_event("charge.refunded", charge)
+
+    codes = post_webhooks_at_once(live_server.url, [refunded, paid, refunded, succeeded] * 3)
+
+    assert codes == [200] * 12
+    with app.app_context():
+        assert verify_ledger() == []
+        month = db.session.get(Purchase, purchase.id)
+        lot = db.session.scalars(db.select(Lot).where(Lot.purchase_id == purchase.id)).one()
+        assert (month.status, month.refunded_minor, lot.minutes_remaining) == (
+            "refunded", 11900, 0)
 
 
 def test_a_declined_first_payment_can_be_retried_with_another_card(app, client, synced,
