@@ -33,6 +33,19 @@ def subscribe(app, stripe_emulator, student_id: int, plan_id: int,
     return subscription.id
 
 
+def fail_next_renewal(app, stripe_emulator, sub_id: str) -> None:
+    """Put a card that fails every charge (4000 0000 0000 0341) on the subscription and start
+    its next period at the emulator; wait until our webhooks mark it past due."""
+    stripe = stripe_emulator.client()
+    customer = stripe.v1.subscriptions.retrieve(sub_id).customer
+    failing = stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail",
+                                               params={"customer": customer})
+    stripe.v1.subscriptions.update(sub_id, params={"default_payment_method": failing.id})
+    result = app.test_cli_runner().invoke(args=["stripe", "renew", sub_id])
+    assert result.exit_code == 0, result.output
+    wait_for(lambda: state(app, sub_id)[0] == "past_due")
+
+
 def months(app, sub_id: str) -> int:
     """How many months of the subscription we credited."""
     with app.app_context():

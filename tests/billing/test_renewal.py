@@ -18,7 +18,7 @@ from storefront.models import (
     Purchase,
     WebhookEvent,
 )
-from tests.billing.subscribed import months, state, subscribe
+from tests.billing.subscribed import fail_next_renewal, months, state, subscribe
 from tests.conftest import csrf_token, log_in
 from tests.support import wait_for
 
@@ -64,17 +64,8 @@ def test_renewal_with_a_failing_card_is_past_due_and_emails_the_student(
         app, live_server, seeded, make_user, stripe_emulator):
     sam = make_user()
     sub_id = subscribe(app, stripe_emulator, sam, seeded[PLAN])
+    fail_next_renewal(app, stripe_emulator, sub_id)
     stripe = stripe_emulator.client()
-    customer = stripe.v1.subscriptions.retrieve(sub_id).customer
-    # 4000 0000 0000 0341: attaches to the customer, then fails every charge.
-    failing = stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail",
-                                               params={"customer": customer})
-    stripe.v1.subscriptions.update(sub_id, params={"default_payment_method": failing.id})
-
-    result = app.test_cli_runner().invoke(args=["stripe", "renew", sub_id])
-
-    assert result.exit_code == 0, result.output
-    wait_for(lambda: state(app, sub_id)[0] == "past_due")
     renewal = stripe.v1.subscriptions.retrieve(sub_id).latest_invoice
     wait_for(lambda: received(app, "invoice.payment_failed", renewal))
     assert months(app, sub_id) == 1
@@ -158,13 +149,8 @@ def test_a_failed_renewal_is_recovered_with_a_new_card_from_the_dashboard(
         app, live_server, seeded, make_user, stripe_emulator):
     sam = make_user()
     sub_id = subscribe(app, stripe_emulator, sam, seeded[PLAN])
+    fail_next_renewal(app, stripe_emulator, sub_id)
     stripe = stripe_emulator.client()
-    customer = stripe.v1.subscriptions.retrieve(sub_id).customer
-    failing = stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail",
-                                               params={"customer": customer})
-    stripe.v1.subscriptions.update(sub_id, params={"default_payment_method": failing.id})
-    assert app.test_cli_runner().invoke(args=["stripe", "renew", sub_id]).exit_code == 0
-    wait_for(lambda: state(app, sub_id)[0] == "past_due")
 
     student = app.test_client()
     log_in(student, "sam@example.com")

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import LedgerEntry
-from tests.billing.subscribed import months, state, subscribe
+from tests.billing.subscribed import fail_next_renewal, months, state, subscribe
 from tests.conftest import PASSWORD
 from tests.support import wait_for
 
@@ -25,16 +25,6 @@ def _credited(app) -> list[int]:
             LedgerEntry.kind == "purchase_credit").order_by(LedgerEntry.id)).all()
 
 
-def _renew_with_a_failing_card(app, stripe_emulator, sub_id: str) -> None:
-    stripe = stripe_emulator.client()
-    customer = stripe.v1.subscriptions.retrieve(sub_id).customer
-    failing = stripe.v1.payment_methods.attach("pm_card_chargeCustomerFail",
-                                               params={"customer": customer})
-    stripe.v1.subscriptions.update(sub_id, params={"default_payment_method": failing.id})
-    assert app.test_cli_runner().invoke(args=["stripe", "renew", sub_id]).exit_code == 0
-    wait_for(lambda: state(app, sub_id)[0] == "past_due")
-
-
 def _log_in(page: Page, base_url: str) -> None:
     page.goto(base_url + "/account/login")
     page.get_by_label("Email").fill("sam@example.com")
@@ -45,7 +35,7 @@ def _log_in(page: Page, base_url: str) -> None:
 def test_a_past_due_student_saves_a_new_card_and_the_month_is_paid(
         page: Page, app, seeded, make_user, live_server, stripe_emulator):
     sub_id = subscribe(app, stripe_emulator, make_user(), seeded[PLAN])
-    _renew_with_a_failing_card(app, stripe_emulator, sub_id)
+    fail_next_renewal(app, stripe_emulator, sub_id)
 
     _log_in(page, live_server.url)
     panel = page.locator("section.subscription")
