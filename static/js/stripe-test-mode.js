@@ -142,6 +142,36 @@
     window.location.assign(target.toString());
   }
 
+  // Both confirmations: check the card fields, post the card number to the test-mode route,
+  // and hand a success to `done`; errors come back in Stripe.js's own shape.
+  function confirmCard(url, options, done) {
+    var elements = options.elements;
+    var element = elements.element;
+    var invalid = element.validationError();
+    if (invalid) {
+      element.showError(invalid);
+      return Promise.resolve({ error: invalid });
+    }
+    return fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() },
+      body: JSON.stringify({ client_secret: elements.clientSecret,
+                             card_number: digits(element.inputs.number.value) })
+    }).then(function (response) { return response.json(); }).then(function (body) {
+      if (body.error) {
+        if (body.error.type === 'validation_error') {
+          element.showError(body.error);
+        }
+        return { error: body.error };
+      }
+      return done(body);
+    }, function () {
+      return { error: { type: 'api_connection_error',
+                        message: 'Could not reach the payment service.' } };
+    });
+  }
+
   function Stripe(publishableKey) {
     if (!publishableKey || publishableKey.indexOf('pk_') !== 0) {
       throw new Error('Stripe(): a publishable key is required.');
@@ -150,68 +180,24 @@
       elements: function (options) { return new Elements(options || {}); },
 
       confirmPayment: function (options) {
-        var elements = options.elements;
-        var element = elements.element;
-        var invalid = element.validationError();
-        if (invalid) {
-          element.showError(invalid);
-          return Promise.resolve({ error: invalid });
-        }
-        return fetch(confirmUrl, {
-          method: 'POST',
-          credentials: 'same-origin',
-          headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() },
-          body: JSON.stringify({ client_secret: elements.clientSecret,
-                                 card_number: digits(element.inputs.number.value) })
-        }).then(function (response) { return response.json(); }).then(function (body) {
-          if (body.error) {
-            if (body.error.type === 'validation_error') {
-              element.showError(body.error);
-            }
-            return { error: body.error };
-          }
+        return confirmCard(confirmUrl, options, function (body) {
           if (options.redirect === 'if_required') {
             return { paymentIntent: body.paymentIntent };
           }
-          returnTo(options.confirmParams.return_url, body.paymentIntent, elements.clientSecret);
+          returnTo(options.confirmParams.return_url, body.paymentIntent, options.elements.clientSecret);
           return new Promise(function () {}); // the page is navigating away
-        }, function () {
-          return { error: { type: 'api_connection_error',
-                            message: 'Could not reach the payment service.' } };
         });
       },
 
       confirmSetup: function (options) {
-        var elements = options.elements;
-        var element = elements.element;
-        var invalid = element.validationError();
-        if (invalid) {
-          element.showError(invalid);
-          return Promise.resolve({ error: invalid });
-        }
-        return fetch(confirmSetupUrl, {
-          method: 'POST',
-          credentials: 'same-origin',
-          headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() },
-          body: JSON.stringify({ client_secret: elements.clientSecret,
-                                 card_number: digits(element.inputs.number.value) })
-        }).then(function (response) { return response.json(); }).then(function (body) {
-          if (body.error) {
-            if (body.error.type === 'validation_error') {
-              element.showError(body.error);
-            }
-            return { error: body.error };
-          }
+        return confirmCard(confirmSetupUrl, options, function (body) {
           var target = new URL(options.confirmParams.return_url, window.location.href);
           target.searchParams.set('setup_intent', body.setupIntent.id);
-          target.searchParams.set('setup_intent_client_secret', elements.clientSecret);
+          target.searchParams.set('setup_intent_client_secret', options.elements.clientSecret);
           target.searchParams.set('redirect_status',
                                   body.setupIntent.status === 'succeeded' ? 'succeeded' : 'pending');
           window.location.assign(target.toString());
           return new Promise(function () {}); // the page is navigating away
-        }, function () {
-          return { error: { type: 'api_connection_error',
-                            message: 'Could not reach the payment service.' } };
         });
       },
 
