@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from storefront.extensions import db
 from storefront.ledger.lots import refund_target_minutes
@@ -12,8 +14,31 @@ from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase
 from storefront.models.purchase import PAID_STATUSES
 
 
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """On PostgreSQL, read in one REPEATABLE READ snapshot (read only, ended afterwards), so
+    that a payment or session committed between the checks' statements is not a mismatch.
+    Inside a transaction already begun, its reads are used as they are; SQLite's writers
+    already wait for the check (storefront/database.py)."""
+    session = db.session()
+    if session.in_transaction() or session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    session.execute(text("SET TRANSACTION READ ONLY"))
+    try:
+        yield
+    finally:
+        session.rollback()
+
+
 def verify_ledger() -> list[str]:
     """Every violated invariant, one line each; an empty list means the ledger is sound."""
+    with _one_snapshot():
+        return _problems()
+
+
+def _problems() -> list[str]:
     problems: list[str] = []
 
     entry_sums = dict(

@@ -198,3 +198,46 @@ def test_verify_catches_a_corrupted_subscription_month(runner, app, subscription
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
     assert f"purchase {subscription_month}: {complaint}" in result.output
+
+
+@pytest.mark.postgres_only
+def test_verify_reads_one_snapshot_while_sessions_are_recorded(runner, app, credited):
+    """A session committed while `ledger verify` reads (between its statements) is not a
+    mismatch: the check sees the ledger as it was at one moment."""
+    import threading
+
+    from sqlalchemy import event
+
+    from storefront import ledger
+    from storefront.models import User
+    from storefront.models.base import utcnow
+
+    with app.app_context():
+        ana = db.session.scalars(db.select(User).where(User.email == "ana@example.com")).one()
+        engine, ana_id = db.engine, ana.id
+
+    def record_a_session() -> None:
+        with app.app_context():
+            ledger.consume_minutes(student_id=ana_id, minutes=60, session_ref="meanwhile",
+                                   now=utcnow())
+            db.session.commit()
+
+    written = []
+
+    def after_first_read(conn, cursor, statement, parameters, context, executemany):
+        if "GROUP BY ledger_entries.student_id" in statement and not written:
+            written.append(statement)
+            writer = threading.Thread(target=record_a_session)
+            writer.start()
+            writer.join(timeout=30)
+
+    event.listen(engine, "after_cursor_execute", after_first_read)
+    try:
+        result = runner.invoke(args=["ledger", "verify"])
+    finally:
+        event.remove(engine, "after_cursor_execute", after_first_read)
+    assert written, "verify never read the entries' sums"
+    assert result.exit_code == 0, result.output
+    assert "OK" in result.output
+    again = runner.invoke(args=["ledger", "show", "ana@example.com", "--json"])
+    assert json.loads(again.output)["available_minutes"] == 240  # the session did land
