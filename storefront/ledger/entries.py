@@ -40,12 +40,6 @@ def lock_balance(student_id: int) -> Balance:
     return balance
 
 
-def _existing(idempotency_key: str) -> LedgerEntry | None:
-    return db.session.execute(
-        select(LedgerEntry).where(LedgerEntry.idempotency_key == idempotency_key)
-    ).scalar_one_or_none()
-
-
 def lot_expiry(paid_at: datetime, validity_days: int | None) -> datetime | None:
     """When hours paid at `paid_at` expire: never without a validity, and never later than
     LATEST_EXPIRY, whatever the purchase's snapshot of the plan says (it never raises)."""
@@ -67,18 +61,38 @@ def credit_key(purchase: Purchase) -> str:
     return f"purchase_credit:{purchase.payment_intent_id}"
 
 
+def _lock_balance_for_credit(student_id: int, key: str) -> tuple[Balance, int | None]:
+    """lock_balance, and the lot already credited under `key` if any, in one statement.
+
+    Pending changes are not flushed first: the caller's changes to the purchase go out in
+    the same flush as the credit.
+    """
+    credited = select(LedgerEntry.lot_id).where(
+        LedgerEntry.idempotency_key == key).scalar_subquery()
+    with db.session.no_autoflush:
+        row = db.session.execute(
+            select(Balance, credited).where(Balance.student_id == student_id)
+            .with_for_update(of=Balance).execution_options(populate_existing=True)
+        ).one_or_none()
+    if row is not None:
+        return row[0], row[1]
+    balance = lock_balance(student_id)
+    return balance, db.session.scalar(
+        select(LedgerEntry.lot_id).where(LedgerEntry.idempotency_key == key))
+
+
 def credit_purchase(purchase: Purchase, paid_at: datetime,
                     expires_at: datetime | None = None) -> Lot:
     """Grant the purchase's minutes as a lot; a second call for the same payment returns it.
 
     The lot expires `expires_at` when given (a subscription's period end plus grace), else
-    the package's validity after `paid_at`.
+    the package's validity after `paid_at`; the purchase keeps a copy of that date. One
+    flush writes the lot, its entry, the balance and the caller's changes to the purchase.
     """
     key = credit_key(purchase)
-    balance = lock_balance(purchase.student_id)
-    existing = _existing(key)
-    if existing is not None and existing.lot is not None:
-        return existing.lot
+    balance, credited_lot_id = _lock_balance_for_credit(purchase.student_id, key)
+    if credited_lot_id is not None:
+        return db.session.get(Lot, credited_lot_id)
 
     if expires_at is not None:
         expires_at = min(expires_at, LATEST_EXPIRY)
@@ -92,11 +106,10 @@ def credit_purchase(purchase: Purchase, paid_at: datetime,
         expires_at=expires_at,
     )
     db.session.add(lot)
-    db.session.flush()
     db.session.add(
         LedgerEntry(
             student_id=purchase.student_id,
-            lot_id=lot.id,
+            lot=lot,
             kind=EntryKind.PURCHASE_CREDIT.value,
             minutes=purchase.minutes,
             reference=(purchase.payment_intent_id
@@ -107,6 +120,7 @@ def credit_purchase(purchase: Purchase, paid_at: datetime,
         )
     )
     balance.available_minutes += purchase.minutes
+    purchase.expires_at = expires_at  # the ledger dates the hours
     db.session.flush()
     log.info("credited %d minutes to student %d for purchase %d (lot %d)",
              purchase.minutes, purchase.student_id, purchase.id, lot.id)

@@ -16,7 +16,7 @@ from storefront.extensions import db
 from storefront.models import Purchase, PurchaseStatus
 from storefront.models.base import utcnow
 from storefront.payments.gateway import PaymentIntentInfo
-from storefront.purchases.lookup import purchase_for_intent
+from storefront.purchases.lookup import package_purchase_for_intent, purchase_for_intent
 from storefront.purchases.subscriptions import SyncOutcome, settle_first_invoice
 
 log = logging.getLogger(__name__)
@@ -60,13 +60,17 @@ def fulfil_purchase(
     validity runs from then, however late we hear of it. A subscription's first month is
     settled through its invoice (credited until the billing period's end).
     """
-    found = purchase_for_intent(intent.id)
-    if (found is not None and found.subscription_id is not None and not found.is_paid
-            and intent.status == "succeeded"):
-        # The subscription row is locked before the purchase, in the webhook's order.
-        outcome, purchase = settle_first_invoice(found)
-        return _SUBSCRIPTION_OUTCOMES.get(outcome, FulfilOutcome.UNCHANGED), purchase
-    purchase = purchase_for_intent(intent.id, lock=True)
+    # A package purchase (the common case) is locked at once. A subscription's month is
+    # only ever one from its creation on, so it is never locked here, out of order.
+    purchase = package_purchase_for_intent(intent.id)
+    if purchase is None:
+        found = purchase_for_intent(intent.id)
+        if (found is not None and found.subscription_id is not None and not found.is_paid
+                and intent.status == "succeeded"):
+            # The subscription row is locked before the purchase, in the webhook's order.
+            outcome, purchase = settle_first_invoice(found)
+            return _SUBSCRIPTION_OUTCOMES.get(outcome, FulfilOutcome.UNCHANGED), purchase
+        purchase = purchase_for_intent(intent.id, lock=True)
     if purchase is None:
         if intent.purchase_id is not None:
             raise PurchaseNotVisibleYet(intent.id)
@@ -92,8 +96,7 @@ def fulfil_purchase(
         purchase.paid_at = paid_at
         purchase.status = target.value
         purchase.failure_message = None
-        lot = ledger.credit_purchase(purchase, paid_at)
-        purchase.expires_at = lot.expires_at  # the ledger dates the hours
+        ledger.credit_purchase(purchase, paid_at)  # dates the hours: purchase.expires_at
         purchase_credited(purchase)
         return FulfilOutcome.CREDITED, purchase
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from storefront.extensions import db
 from storefront.models import Purchase
@@ -17,3 +18,14 @@ def purchase_for_intent(payment_intent_id: str | None, *, lock: bool = False) ->
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return db.session.scalars(query).one_or_none()
+
+
+def package_purchase_for_intent(payment_intent_id: str) -> Purchase | None:
+    """The package purchase (not a subscription's month) paid through this PaymentIntent,
+    locked, read afresh and with its student, in one statement; None for any other."""
+    return db.session.scalars(
+        select(Purchase).options(joinedload(Purchase.student, innerjoin=True))
+        .where(Purchase.payment_intent_id == payment_intent_id,
+               Purchase.subscription_id.is_(None))
+        .with_for_update(of=Purchase).execution_options(populate_existing=True)
+    ).one_or_none()

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from storefront.errors import StorefrontError
 from storefront.extensions import db
@@ -114,35 +115,63 @@ def already_received(event_id: str) -> bool:
     ) is not None
 
 
-def record_and_apply(event: StripeEvent, payload: bytes) -> WebhookEvent:
-    """Store the event row and apply its effects; flushes, the caller commits.
+def _insert_event(event: StripeEvent, payload: bytes, **outcome) -> int | None:
+    """Insert the event's row unless its id is recorded already: the new row's id, or None.
 
-    Raises IntegrityError when the same event id is being recorded concurrently, and
-    PurchaseNotVisibleYet when Stripe should retry later.
+    One statement. A concurrent delivery of the same id waits on the unique index until
+    the first one's transaction ends, then finds the row (or inserts it, if that rolled back).
     """
-    row = WebhookEvent(
-        stripe_event_id=event.id, type=event.type, payload=payload.decode("utf-8")
-    )
-    db.session.add(row)
-    db.session.flush()
+    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql"
+              else sqlite.insert)
+    now = utcnow()
+    statement = insert(WebhookEvent).values(
+        stripe_event_id=event.id, type=event.type, payload=payload.decode("utf-8"),
+        received_at=now, **outcome,
+    ).on_conflict_do_nothing(index_elements=["stripe_event_id"]).returning(WebhookEvent.id)
+    return db.session.execute(statement).scalar_one_or_none()
 
+
+class EventRefused(Exception):
+    """Applying the event was refused for a reason retrying will not change."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def record_and_apply(event: StripeEvent, payload: bytes) -> bool:
+    """Store the event row and apply its effects; flushes, the caller commits. False, with
+    nothing done, when the event id was recorded before.
+
+    Raises EventRefused (the caller rolls back, then keeps the event with record_refused),
+    PaymentError when Stripe could not be asked, and PurchaseNotVisibleYet when Stripe
+    should retry later.
+    """
+    row_id = _insert_event(event, payload)
+    if row_id is None:
+        return False
     handler = HANDLERS.get(event.type)
     if handler is None:
         outcome, detail = WebhookOutcome.IGNORED, "unhandled event type"
     else:
         try:
-            with db.session.begin_nested():
-                outcome, detail = handler(event)
+            outcome, detail = handler(event)
         except PaymentError:
             raise  # Stripe could not be asked: let Stripe retry the event
         except StorefrontError as refusal:
-            # A refusal retrying will not change: keep the event, marked failed.
-            outcome, detail = WebhookOutcome.FAILED, f"refused: {refusal.message}"
-    row.outcome = outcome.value
-    row.detail = detail
-    row.processed_at = utcnow()
-    db.session.flush()
+            raise EventRefused(f"refused: {refusal.message}") from refusal
+    db.session.execute(
+        update(WebhookEvent).where(WebhookEvent.id == row_id)
+        .values(outcome=outcome.value, detail=detail, processed_at=utcnow())
+        .execution_options(synchronize_session=False))
     level = logging.ERROR if outcome is WebhookOutcome.FAILED else logging.INFO
     log.log(level, "webhook %s %s: %s", event.id, event.type, detail)
-    return row
+    return True
 
+
+def record_refused(event: StripeEvent, payload: bytes, detail: str) -> None:
+    """Keep a refused event, marked failed, once its effects were rolled back (a refusal
+    retrying will not change); flushes, the caller commits."""
+    _insert_event(event, payload, outcome=WebhookOutcome.FAILED.value, detail=detail,
+                  processed_at=utcnow())
+    log.error("webhook %s %s: %s", event.id, event.type, detail)

@@ -17,7 +17,12 @@ from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 from storefront.purchases import PurchaseNotVisibleYet
 from storefront.web import limit_body
-from storefront.webhooks.handlers import already_received, record_and_apply
+from storefront.webhooks.handlers import (
+    EventRefused,
+    already_received,
+    record_and_apply,
+    record_refused,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +53,14 @@ def stripe_webhook():
         return _text(f"Invalid webhook: {error}.", 400)
 
     try:
-        if already_received(event.id):
-            return _text("Duplicate event; already processed.", 200)
-        record_and_apply(event, payload)
+        try:
+            if not record_and_apply(event, payload):
+                db.session.rollback()
+                return _text("Duplicate event; already processed.", 200)
+        except EventRefused as refusal:
+            # Nothing of it is kept but the event itself, marked failed.
+            db.session.rollback()
+            record_refused(event, payload, refusal.detail)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
