@@ -60,6 +60,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     redact_request_lines(app)
+    from storefront.ratelimits import drop_idle_limit_check
+
+    drop_idle_limit_check(app)  # once every limit is declared
     return app
 
 

@@ -28,6 +28,12 @@ class CookielessSession(SecureCookieSession):
         self.read = self.read or value
 
 
+def _is_public(cache_control: str) -> bool:
+    # Cheaper than parsing the header into Response.cache_control on every response.
+    return "public" in cache_control and "public" in (
+        directive.strip().lower() for directive in cache_control.split(","))
+
+
 class SiteSessionInterface(SecureCookieSessionInterface):
     """Signed-cookie sessions; none for probes; a cookieless one when no cookie came."""
 
@@ -42,6 +48,6 @@ class SiteSessionInterface(SecureCookieSessionInterface):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         """As Flask does; a cookieless session only read varies on Cookie unless public."""
         if (isinstance(session, CookielessSession) and session.read and not session.modified
-                and not response.cache_control.public):
+                and not _is_public(response.headers.get("Cache-Control", ""))):
             response.vary.add("Cookie")
         super().save_session(app, session, response)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flask import Response, current_app, request, session
 from flask_login import current_user
+from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
 
 from storefront.sessions import CookielessSession
 
@@ -48,8 +49,11 @@ def release_digest(*roots: str) -> str:
 
 def _release() -> str:
     app = current_app
-    return release_digest(app.root_path, str(Path(app.root_path, app.template_folder)),
-                          app.static_folder)
+    release = app.extensions.get("storefront.release")
+    if release is None:
+        release = app.extensions["storefront.release"] = release_digest(
+            app.root_path, str(Path(app.root_path, app.template_folder)), app.static_folder)
+    return release
 
 
 def catalog_etag(kind: str, version: str) -> str:
@@ -62,6 +66,10 @@ def catalog_etag(kind: str, version: str) -> str:
 
 def is_personal() -> bool:
     """A logged-in visitor, or one with a message waiting: their page is not the public one."""
+    if (isinstance(session._get_current_object(), CookielessSession)
+            and current_app.config.get("REMEMBER_COOKIE_NAME", REMEMBER_COOKIE)
+            not in request.cookies):
+        return False  # no cookie that could name a user or hold a message
     return current_user.is_authenticated or "_flashes" in session
 
 
