@@ -40,10 +40,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],
                                 x_proto=app.config["PROXY_FIX_X_PROTO"])
-    from storefront.health import ProbeSessionInterface
+    from storefront.sessions import SiteSessionInterface
     from storefront.web import IdConverter
 
-    app.session_interface = ProbeSessionInterface()
+    app.session_interface = SiteSessionInterface()
 
     app.url_map.converters["id"] = IdConverter
     register_request_log(app)  # first, so that every request (even a refused one) is timed
@@ -60,6 +60,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     redact_request_lines(app)
+    from storefront.ratelimits import drop_idle_limit_check
+
+    drop_idle_limit_check(app)  # once every limit is declared
     return app
 
 

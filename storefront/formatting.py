@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 
 from babel.numbers import format_currency
 
@@ -27,11 +28,16 @@ def price_per_hour_minor(price_minor: int, minutes: int) -> int:
     return divide_half_up(price_minor * 60, minutes)
 
 
+# Babel's format_currency is slow (tens of microseconds) and pages show the same few
+# amounts again and again (every plan's price on every page view): each (amount, currency,
+# locale) and each number of minutes is formatted once per process.
+@lru_cache(maxsize=4096)
 def money_display(minor: int, currency: str, locale: str) -> str:
     """Money for people, in the locale's style: 7500, "eur" -> "€75.00"."""
     return format_currency(Decimal(minor) / 100, currency.upper(), locale=locale)
 
 
+@lru_cache(maxsize=4096)
 def hours_display(minutes: int) -> str:
     """Hours for people: 300 -> "5 hours", 90 -> "1.5 hours", 60 -> "1 hour"."""
     hours = (Decimal(minutes) / 60).quantize(_CENT, rounding=ROUND_HALF_UP).normalize()

@@ -1,6 +1,6 @@
 """Probes for operators and load balancers: /healthz (the process answers) and /readyz (the
 database answers and its schema is at the migrations' head). Neither is rate limited, and
-neither touches the session, so they set no cookie."""
+neither gets a session (storefront/sessions.py), so they set no cookie."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from functools import cache
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Flask, Request, current_app, jsonify
-from flask.sessions import SecureCookieSessionInterface
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
 from storefront.extensions import db, limiter
@@ -20,18 +19,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
 NOT_AT_HEAD = "database schema is not at the migrations' head"
-PROBE_PATHS = frozenset({"/healthz", "/readyz"})
-
-
-class ProbeSessionInterface(SecureCookieSessionInterface):
-    """The site's signed-cookie sessions, except that a probe gets none: otherwise Flask-Login
-    reading the session on every response would add Vary: Cookie (or a cookie) to it."""
-
-    def open_session(self, app: Flask, request: Request):
-        """No session for the probes (nothing is saved or varied on); the usual one elsewhere."""
-        if request.path in PROBE_PATHS:
-            return self.make_null_session(app)
-        return super().open_session(app, request)
 
 
 @cache

@@ -27,6 +27,8 @@ TEXT_FORMAT = "[%(asctime)s] %(levelname)s %(name)s [%(request_id)s]: %(message)
 _REQUEST_LINE_QUERY = re.compile(r"([A-Z]+ /[^?\s\"]*)\?[^\s\"\x1b]*")
 
 log = logging.getLogger("storefront.requests")
+# One encoder for every line (json.dumps with options builds a new one per call).
+_JSON_LINE = json.JSONEncoder(ensure_ascii=False)
 
 
 def current_request_id() -> str | None:
@@ -67,7 +69,7 @@ class JsonLineFormatter(logging.Formatter):
         line.update({key: getattr(record, key) for key in self.FIELDS if hasattr(record, key)})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
+        return _JSON_LINE.encode(line)
 
 
 class PathRedactor:

@@ -9,7 +9,7 @@ on the address as accounts are looked up by it, so other spellings share a count
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_login import current_user
 
 from storefront.clients import client_address
@@ -63,3 +63,17 @@ _per_email = post_limit("RATELIMIT_INITIATE_EMAIL", "initiate-email", _initiate_
 def initiate_limits(view):
     """Apply the purchase-initiation limits to a view."""
     return _per_client(_per_email_client(_per_email(view)))
+
+
+def drop_idle_limit_check(app: Flask) -> None:
+    """Flask-Limiter checks application-wide, default and blueprint limits before every
+    request; the site has none (each limit decorates its view, which checks it when called),
+    so that before-request check only costs time, on every request: drop it. Kept whenever
+    such limits exist (or cannot be seen)."""
+    manager = limiter.limit_manager
+    blueprint_limits = getattr(manager, "_blueprint_limits", None)
+    if manager.application_limits or manager.default_limits or blueprint_limits != {}:
+        return
+    check = limiter._check_request_limit
+    app.before_request_funcs[None] = [
+        hook for hook in app.before_request_funcs.get(None, []) if hook != check]

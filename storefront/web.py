@@ -89,14 +89,19 @@ def register_web(app: Flask) -> None:
     app.jinja_env.globals["stripe_js_url"] = STRIPE_JS_URL
     hsts_seconds = app.config["HSTS_SECONDS"]
     policy = content_security_policy(emulator=bool(app.config.get("STRIPE_API_BASE")))
+    # Computed once: every response gets these unless its view set its own.
+    defaults = [("Content-Security-Policy", policy), ("X-Content-Type-Options", "nosniff"),
+                ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY")]
+    if hsts_seconds:
+        defaults.append(("Strict-Transport-Security",
+                         f"max-age={hsts_seconds}; includeSubDomains"))
+    default_names = [name.lower() for name, _ in defaults]
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if hsts_seconds:
-            response.headers.setdefault("Strict-Transport-Security",
-                                        f"max-age={hsts_seconds}; includeSubDomains")
+        headers = response.headers
+        present = {name.lower() for name, _ in headers.items()}
+        for (name, value), lowered in zip(defaults, default_names, strict=True):
+            if lowered not in present:
+                headers.add(name, value)
         return response

@@ -331,8 +331,10 @@ def make_user(app):
     return factory
 
 
-def csrf_token(client, url: str = "/") -> str:
-    """The CSRF token a page gives this client."""
+def csrf_token(client, url: str = "/account/login") -> str:
+    """The CSRF token a page gives this client: by default the login page's, a page that
+    posts for anyone (the plans page posts nothing, so an anonymous visitor gets no token
+    there); every page of a session gives a token of the same session."""
     html = client.get(url).get_data(as_text=True)
     return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
 

@@ -14,7 +14,8 @@ from flask import Blueprint, abort, current_app, jsonify, request
 from flask_login import current_user, login_required
 
 from storefront.api.payloads import parse_initiate
-from storefront.catalog.services import active_plans
+from storefront.catalog.caching import cached_answer, catalog_etag
+from storefront.catalog.services import plan_listing
 from storefront.checkout.access import checkout_starter
 from storefront.checkout.cooldown import refuse_during_decline_cooldown
 from storefront.clients import client_address
@@ -68,8 +69,12 @@ def schema():
 
 @bp.get("/pricing-plans/")
 def pricing_plans():
-    """Active plans, ordered by display order, then name."""
-    return jsonify([plan.to_json() for plan in active_plans()])
+    """Active plans, ordered by display order, then name; 304 when the client's copy is
+    current (the same answer for everyone)."""
+    listing = plan_listing()
+    return cached_answer(
+        catalog_etag("json", listing.version), "application/json",
+        lambda: current_app.json.dumps([plan.to_json() for plan in listing.plans]) + "\n")
 
 
 def _plan_details(purchase: Purchase) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from flask import current_app, has_app_context
@@ -14,7 +15,8 @@ from storefront.formatting import amount_text, hours_text, price_per_hour_minor
 from storefront.models import PlanType, PricingPlan
 from storefront.models.catalog import MAX_PRICE_MINOR, MAX_VALIDITY_DAYS, MIN_PRICE_MINOR
 
-ACTIVE_PLANS_CACHE_KEY = "catalog:active-plans"
+# The active plans and their version, shared by every worker (Redis in production).
+ACTIVE_PLANS_CACHE_KEY = "catalog:active-plans:v2"
 VALIDITY_RULE = f"A package is valid from 1 to {MAX_VALIDITY_DAYS} days."
 
 
@@ -68,20 +70,41 @@ class PlanSummary:
         )
 
 
-def active_plans() -> list[PlanSummary]:
-    """Active plans by display order, then name; cached (1 hour by default)."""
-    plans = cache.get(ACTIVE_PLANS_CACHE_KEY)
-    if plans is None:
+@dataclass(frozen=True)
+class PlanListing:
+    """The active plans and their version: a digest of their content, so that every worker
+    names the same list the same way, whether it read it from the shared cache or the
+    database, and a changed plan gives a new version."""
+
+    version: str
+    plans: tuple[PlanSummary, ...]
+
+    @classmethod
+    def of(cls, plans: tuple[PlanSummary, ...]) -> PlanListing:
+        """The listing of these plans, its version computed from them."""
+        return cls(version=hashlib.sha256(repr(plans).encode()).hexdigest()[:20], plans=plans)
+
+
+def plan_listing() -> PlanListing:
+    """Active plans by display order, then name, with their version; cached (1 hour by
+    default) and dropped the moment a transaction that changed a plan commits."""
+    listing = cache.get(ACTIVE_PLANS_CACHE_KEY)
+    if listing is None:
         rows = db.session.scalars(
             select(PricingPlan)
             .where(PricingPlan.is_active.is_(True))
             .order_by(PricingPlan.display_order, PricingPlan.name)
         )
-        plans = [PlanSummary.of(row) for row in rows]
+        listing = PlanListing.of(tuple(PlanSummary.of(row) for row in rows))
         cache.set(
-            ACTIVE_PLANS_CACHE_KEY, plans, timeout=current_app.config["PRICING_CACHE_SECONDS"]
+            ACTIVE_PLANS_CACHE_KEY, listing, timeout=current_app.config["PRICING_CACHE_SECONDS"]
         )
-    return plans
+    return listing
+
+
+def active_plans() -> list[PlanSummary]:
+    """Active plans by display order, then name; cached (1 hour by default)."""
+    return list(plan_listing().plans)
 
 
 def plan_summary(plan_id: int) -> PlanSummary | None:
