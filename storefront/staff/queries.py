@@ -41,10 +41,15 @@ def lots_past_expiry(now: datetime, grace: timedelta) -> list[tuple[Lot, Purchas
         .order_by(Lot.expires_at)).tuples())
 
 
-def student_ledger(student: User) -> list[LedgerEntry]:
-    return list(db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.student_id == student.id)
-        .order_by(LedgerEntry.id.desc())))
+def student_ledger(student: User, *, before: int | None = None,
+                   limit: int = 50) -> tuple[list[LedgerEntry], int | None]:
+    """A page of the student's entries, newest first, older than entry `before` when given;
+    and the id to pass as `before` for the next page (None on the last one)."""
+    query = select(LedgerEntry).where(LedgerEntry.student_id == student.id)
+    if before is not None:
+        query = query.where(LedgerEntry.id < before)
+    entries = list(db.session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit + 1)))
+    return entries[:limit], entries[limit - 1].id if len(entries) > limit else None
 
 
 def student_lots(student: User) -> list[tuple[Lot, Purchase]]:
