@@ -125,3 +125,16 @@ def test_staff_student_page_pages_through_the_ledger(app, client, make_user, lon
     rest = client.get(_path(older)).get_data(as_text=True)
     assert _ids(rest, "data-entry-id") == [str(i) for i in entry_ids[50:]]
     assert not re.findall(r'rel="next"', rest)
+
+
+def test_staff_student_page_shows_open_and_latest_packages_and_all_on_request(
+        client, make_user, long_timer):
+    make_user("staff@example.com", "Staff Member", staff=True)
+    log_in(client, "staff@example.com")
+    page = client.get(f"/staff/students/{long_timer['id']}").get_data(as_text=True)
+    purchases = [str(i) for i in long_timer["purchases"]]
+    # The 3 open ones, then the 10 latest others (all expired here), newest first.
+    assert _ids(page, "data-purchase-id") == purchases[22:][::-1] + purchases[:22][::-1][:10]
+    [everything] = re.findall(r'<a href="([^"]+)">All 25 packages</a>', page)
+    every = client.get(_path(everything)).get_data(as_text=True)
+    assert sorted(_ids(every, "data-purchase-id"), key=int) == purchases
