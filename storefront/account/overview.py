@@ -10,14 +10,18 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import selectinload
 
 from storefront.extensions import db
-from storefront.models import EntryKind, LedgerEntry, Lot, Purchase, User
+from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase, User
+from storefront.models.ledger import NOT_SESSION_MOVEMENT, OPEN_LOT
 from storefront.models.purchase import PAID_STATUSES
 from storefront.rounding import divide_half_up
 
 EXPIRY_WARNING = timedelta(days=7)
+# How many expired packages the dashboard and the balance summary list (the latest ones).
+EXPIRED_SHOWN = 20
 _CONSUMPTION_KINDS = (EntryKind.CONSUMPTION.value, EntryKind.CONSUMPTION_REVERSAL.value)
 
 
@@ -64,9 +68,8 @@ class Overview:
     value_remaining_minor: int
     currency: str
     active: list[Package]
-    expired: list[Package]
-    used_up: list[Package]
-    sessions: list[TutoringSession]
+    expired: list[Package]  # the latest EXPIRED_SHOWN at most
+    sessions: list[TutoringSession]  # the latest few, when asked for
 
     @property
     def upcoming_expirations(self) -> list[Package]:
@@ -84,66 +87,138 @@ def _value(remaining: int, granted: int, price_minor: int) -> int:
     return divide_half_up(remaining * price_minor, granted)
 
 
-def student_overview(student: User, now: datetime) -> Overview:
-    """Everything the dashboard and the balance API show about one student."""
-    entries = db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.student_id == student.id).order_by(LedgerEntry.id)
-    ).all()
-    consumed_by_lot: dict[int, int] = defaultdict(int)
-    totals: dict[str, int] = defaultdict(int)
-    sessions: dict[str, list[LedgerEntry]] = defaultdict(list)
-    for entry in entries:
-        totals[entry.kind] += entry.minutes
-        if entry.kind in _CONSUMPTION_KINDS:
-            consumed_by_lot[entry.lot_id] -= entry.minutes
-            sessions[entry.reference].append(entry)
+def _package(lot: Lot, purchase: Purchase, consumed: int, now: datetime) -> Package:
+    is_expired = lot.expires_at is not None and lot.expires_at <= now
+    return Package(
+        transaction_id=purchase.id, plan_name=purchase.plan_name,
+        minutes_granted=lot.minutes_granted, minutes_consumed=consumed,
+        minutes_remaining=lot.minutes_remaining, minutes_on_hold=lot.minutes_on_hold,
+        expires_at=lot.expires_at,
+        days_until_expiry=_days_until(lot.expires_at, now), is_expired=is_expired,
+        value_remaining_minor=0 if is_expired else _value(
+            lot.minutes_remaining, lot.minutes_granted, purchase.price_minor),
+    )
 
-    active, expired, used_up = [], [], []
-    currency = "eur"
-    lots = db.session.execute(
-        select(Lot, Purchase).join(Purchase, Lot.purchase_id == Purchase.id)
-        .where(Lot.student_id == student.id)
-        .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id)
-    ).all()
-    for lot, purchase in lots:
+
+def _not_consumption():
+    # The partial index ix_ledger_entries_student_movements's own condition, so the planner
+    # uses it: a few rows per lot, however many sessions the student had.
+    return text(NOT_SESSION_MOVEMENT)
+
+
+def _movement_totals(student_id: int) -> dict[str, int]:
+    """The student's entries summed by kind, sessions left out (see _consumed_minutes)."""
+    return {kind: int(total) for kind, total in db.session.execute(
+        select(LedgerEntry.kind, func.sum(LedgerEntry.minutes))
+        .where(LedgerEntry.student_id == student_id, _not_consumption())
+        .group_by(LedgerEntry.kind)).all()}
+
+
+def _consumed_by_lot(student_id: int, lots: list[Lot]) -> dict[int, int]:
+    """Net session minutes drawn from each lot, read without reading the sessions.
+
+    A lot's entries sum to its remaining minutes (checked by `ledger verify`), so what the
+    sessions took is the sum of the lot's other entries minus what remains.
+    """
+    if not lots:
+        return {}
+    others = dict(db.session.execute(
+        select(LedgerEntry.lot_id, func.sum(LedgerEntry.minutes))
+        .where(LedgerEntry.student_id == student_id, _not_consumption(),
+               LedgerEntry.lot_id.in_([lot.id for lot in lots]))
+        .group_by(LedgerEntry.lot_id)).all())
+    return {lot.id: int(others.get(lot.id) or 0) - lot.minutes_remaining for lot in lots}
+
+
+def _lots(query) -> list[tuple[Lot, Purchase]]:
+    # The purchases by primary key in a second query: joined, PostgreSQL may hash-join a
+    # whole table for a student's two open lots.
+    lots = list(db.session.scalars(query.options(selectinload(Lot.purchase))))
+    return [(lot, lot.purchase) for lot in lots]
+
+
+def open_lots(student_id: int) -> list[tuple[Lot, Purchase]]:
+    """Lots with minutes left or on hold (expired ones not yet expired by the run included),
+    soonest-expiring first."""
+    return _lots(select(Lot).where(Lot.student_id == student_id, text(OPEN_LOT))
+        .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id))
+
+
+def _latest_expired_lots(student_id: int, now: datetime, limit: int) -> list[tuple[Lot, Purchase]]:
+    return _lots(select(Lot).where(Lot.student_id == student_id, Lot.expires_at <= now)
+                 .order_by(Lot.expires_at.desc(), Lot.id.desc()).limit(limit))
+
+
+def latest_sessions(student_id: int, limit: int) -> list[TutoringSession]:
+    """The student's latest tutoring sessions, newest first, each net of its cancellation."""
+    recent = db.session.scalars(
+        select(LedgerEntry.session_ref)
+        .where(LedgerEntry.student_id == student_id,
+               LedgerEntry.kind == EntryKind.CONSUMPTION.value)
+        .order_by(LedgerEntry.id.desc()).limit(limit * 2)).all()
+    refs = list(dict.fromkeys(recent))[:limit]
+    if not refs:
+        return []
+    groups: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in db.session.scalars(
+            select(LedgerEntry)
+            .where(LedgerEntry.student_id == student_id, LedgerEntry.session_ref.in_(refs),
+                   LedgerEntry.kind.in_(_CONSUMPTION_KINDS))
+            .order_by(LedgerEntry.id)):
+        groups[entry.session_ref].append(entry)
+    return [TutoringSession(
+        reference=ref, minutes=-sum(e.minutes for e in groups[ref]), at=groups[ref][0].created_at,
+        cancelled=any(e.kind == EntryKind.CONSUMPTION_REVERSAL.value for e in groups[ref]))
+        for ref in refs if groups[ref]]
+
+
+def student_overview(student: User, now: datetime, *, expired_limit: int = EXPIRED_SHOWN,
+                     sessions_limit: int = 0) -> Overview:
+    """What the dashboard and the balance API show about one student.
+
+    Reads the balance row, the open lots, the latest expired lots and sessions, and a few
+    entries per lot: never the student's whole ledger.
+    """
+    opened = open_lots(student.id)
+    latest_expired = _latest_expired_lots(student.id, now, expired_limit)
+    shown = {lot.id: (lot, purchase) for lot, purchase in (*opened, *latest_expired)}
+    consumed = _consumed_by_lot(student.id, [lot for lot, _ in shown.values()])
+    active, currency = [], "eur"
+    for lot, purchase in opened:
         currency = purchase.currency
-        is_expired = lot.expires_at is not None and lot.expires_at <= now
-        package = Package(
-            transaction_id=purchase.id, plan_name=purchase.plan_name,
-            minutes_granted=lot.minutes_granted, minutes_consumed=consumed_by_lot[lot.id],
-            minutes_remaining=lot.minutes_remaining, minutes_on_hold=lot.minutes_on_hold,
-            expires_at=lot.expires_at,
-            days_until_expiry=_days_until(lot.expires_at, now), is_expired=is_expired,
-            value_remaining_minor=0 if is_expired else _value(
-                lot.minutes_remaining, lot.minutes_granted, purchase.price_minor),
-        )
-        if is_expired:
-            expired.append(package)
-        elif lot.minutes_remaining > 0 or lot.minutes_on_hold > 0:
-            active.append(package)
-        else:
-            used_up.append(package)
+        if not (lot.expires_at is not None and lot.expires_at <= now):
+            active.append(_package(lot, purchase, consumed[lot.id], now))
+    expired = sorted((_package(lot, purchase, consumed[lot.id], now)
+                      for lot, purchase in shown.values()
+                      if lot.expires_at is not None and lot.expires_at <= now),
+                     key=lambda p: (p.expires_at, p.transaction_id), reverse=True)
+    del expired[expired_limit:]
 
-    session_list = [
-        TutoringSession(
-            reference=ref, minutes=-sum(e.minutes for e in group), at=group[0].created_at,
-            cancelled=any(e.kind == EntryKind.CONSUMPTION_REVERSAL.value for e in group))
-        for ref, group in sessions.items()
-    ]
-    session_list.sort(key=lambda s: s.at, reverse=True)
+    totals = _movement_totals(student.id)
+    balance = db.session.get(Balance, student.id)
+    ledger_sum = balance.available_minutes if balance else 0
     return Overview(
         student=student,
         available_minutes=sum(p.minutes_remaining for p in active),
-        purchased_minutes=totals[EntryKind.PURCHASE_CREDIT.value],
-        consumed_minutes=-(totals[EntryKind.CONSUMPTION.value]
-                           + totals[EntryKind.CONSUMPTION_REVERSAL.value]),
-        expired_minutes=-totals[EntryKind.EXPIRY.value] + sum(
-            p.minutes_remaining for p in expired),
-        refunded_minutes=-totals[EntryKind.REFUND_REVERSAL.value],
+        purchased_minutes=totals.get(EntryKind.PURCHASE_CREDIT.value, 0),
+        # Every entry sums to the balance row, so the sessions' share is the rest.
+        consumed_minutes=sum(totals.values()) - ledger_sum,
+        expired_minutes=-totals.get(EntryKind.EXPIRY.value, 0) + sum(
+            lot.minutes_remaining for lot, _ in opened
+            if lot.expires_at is not None and lot.expires_at <= now),
+        refunded_minutes=-totals.get(EntryKind.REFUND_REVERSAL.value, 0),
         value_remaining_minor=sum(p.value_remaining_minor for p in active),
         currency=currency,
-        active=active, expired=expired, used_up=used_up, sessions=session_list,
+        active=active, expired=expired,
+        sessions=latest_sessions(student.id, sessions_limit) if sessions_limit else [],
     )
+
+
+def all_packages(student: User, now: datetime) -> list[Package]:
+    """Every lot of the student as a package (the purchases endpoint lists them all)."""
+    lots = _lots(select(Lot).where(Lot.student_id == student.id))
+    consumed = _consumed_by_lot(student.id, [lot for lot, _ in lots])
+    return [_package(lot, purchase, consumed[lot.id], now) for lot, purchase in lots]
 
 
 def purchase_history(student: User, *, status: str | None = None,
@@ -164,9 +239,15 @@ def completed_purchases(student: User) -> list[Purchase]:
             Purchase.status.in_([status.value for status in PAID_STATUSES]))))
 
 
-def purchase_sessions(purchase: Purchase) -> list[LedgerEntry]:
-    """The session entries (and their cancellations) drawn from one purchase's lot."""
-    return list(db.session.scalars(
-        select(LedgerEntry).join(Lot, LedgerEntry.lot_id == Lot.id)
-        .where(Lot.purchase_id == purchase.id, LedgerEntry.kind.in_(_CONSUMPTION_KINDS))
-        .order_by(LedgerEntry.id)))
+def purchases_sessions(purchase_ids: list[int]) -> dict[int, list[LedgerEntry]]:
+    """The session entries (and their cancellations) drawn from each purchase's lot."""
+    sessions: dict[int, list[LedgerEntry]] = defaultdict(list)
+    if not purchase_ids:
+        return sessions
+    for purchase_id, entry in db.session.execute(
+            select(Lot.purchase_id, LedgerEntry).join(Lot, LedgerEntry.lot_id == Lot.id)
+            .where(Lot.purchase_id.in_(purchase_ids),
+                   LedgerEntry.kind.in_(_CONSUMPTION_KINDS))
+            .order_by(LedgerEntry.id)).tuples():
+        sessions[purchase_id].append(entry)
+    return sessions

@@ -43,6 +43,10 @@ from storefront.models.base import utcnow
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 LOGIN_FAILED = "Incorrect email or password."
+# The dashboard shows the latest rows; the purchases page pages through the rest.
+DASHBOARD_ROWS = 10
+HISTORY_PAGE_SIZE = 20
+MAX_PAGE = 10**6
 
 
 def start_session(user) -> None:
@@ -168,12 +172,24 @@ def change_password():
 @bp.get("")
 @login_required
 def dashboard():
-    overview = student_overview(current_user, utcnow())
+    overview = student_overview(current_user, utcnow(), expired_limit=DASHBOARD_ROWS,
+                                sessions_limit=DASHBOARD_ROWS)
     subscription = subscription_view(current_user)
+    # One row more than shown tells whether the history page has more.
+    history = db.session.scalars(purchase_history(current_user).limit(DASHBOARD_ROWS + 1)).all()
     return render_template(
         "account/dashboard.html", overview=overview, subscription=subscription,
         switch_plans=switch_plans(subscription.subscription) if subscription else [],
-        history=db.session.scalars(purchase_history(current_user)).all())
+        history=history[:DASHBOARD_ROWS], more_history=len(history) > DASHBOARD_ROWS)
+
+
+@bp.get("/purchases")
+@login_required
+def purchases():
+    page = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    result = db.paginate(purchase_history(current_user), page=page, per_page=HISTORY_PAGE_SIZE,
+                         error_out=False)
+    return render_template("account/purchases.html", page=result)
 
 
 @bp.get("/purchases/<id:purchase_id>")

@@ -9,9 +9,11 @@ from flask_login import current_user, login_required
 
 from storefront.account.overview import (
     Package,
+    all_packages,
     completed_purchases,
+    open_lots,
     purchase_history,
-    purchase_sessions,
+    purchases_sessions,
     student_overview,
 )
 from storefront.account.students import find_by_email
@@ -166,26 +168,27 @@ def balance_purchases():
     student = _student()
     active_only = request.args.get("active_only", "").lower() == "true"
     with_consumption = request.args.get("include_consumption", "").lower() == "true"
-    view = student_overview(student, utcnow())
-    packages = {p.transaction_id: p for p in (*view.active, *view.expired, *view.used_up)}
-    active_ids = {p.transaction_id for p in view.active}
+    packages = {p.transaction_id: p for p in all_packages(student, utcnow())}
+    purchases = [purchase for purchase in completed_purchases(student)
+                 if not active_only or _is_active(packages.get(purchase.id))]
+    sessions = purchases_sessions([p.id for p in purchases]) if with_consumption else {}
     results = []
-    for purchase in completed_purchases(student):
-        if active_only and purchase.id not in active_ids:
-            continue
+    for purchase in purchases:
         item = _purchase(purchase)
         package = packages.get(purchase.id)
         if package:
             item.update({k: v for k, v in _package(package).items() if k != "plan_name"})
         if with_consumption:
-            item["consumption"] = _consumption(purchase)
+            item["consumption"] = [
+                {"session_ref": e.reference, "kind": e.kind, "hours": hours_text(-e.minutes),
+                 "created_at": iso_utc(e.created_at)} for e in sessions.get(purchase.id, [])]
         results.append(item)
     return jsonify({"count": len(results), "results": results})
 
 
-def _consumption(purchase: Purchase) -> list[dict]:
-    return [{"session_ref": e.reference, "kind": e.kind, "hours": hours_text(-e.minutes),
-             "created_at": iso_utc(e.created_at)} for e in purchase_sessions(purchase)]
+def _is_active(package: Package | None) -> bool:
+    return package is not None and not package.is_expired and (
+        package.minutes_remaining > 0 or package.minutes_on_hold > 0)
 
 
 @bp.get(f"{PREFIX}/check-booking/")
@@ -199,19 +202,21 @@ def check_booking():
     if required < 1:
         raise ValidationError.for_fields({"duration_hours": [
             "Must be at least one minute (0.02)."]})
-    view = student_overview(student, utcnow())
-    available = view.available_minutes
+    now = utcnow()
+    active = [lot for lot, _ in open_lots(student.id)
+              if lot.expires_at is None or lot.expires_at > now]
+    available = sum(lot.minutes_remaining for lot in active)
     can_book = available >= required > 0
     body = {
         "can_book": can_book,
         "hours_required": hours_text(required),
         "hours_available": hours_text(available),
         "hours_remaining_after": hours_text(max(available - required, 0)),
-        "has_active_packages": bool(view.active),
-        "active_package_count": len(view.active),
+        "has_active_packages": bool(active),
+        "active_package_count": len(active),
     }
     if not can_book:
-        body["reason"] = ("No active packages." if not view.active else
+        body["reason"] = ("No active packages." if not active else
                           f"Not enough hours: {hours_text(required)} needed, "
                           f"{hours_text(available)} available.")
     return jsonify(body)

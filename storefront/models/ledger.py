@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -50,6 +51,9 @@ class EntryKind(enum.StrEnum):
 
 
 _KINDS = ", ".join(f"'{k.value}'" for k in EntryKind)
+# Partial indexes' conditions; queries that should use them repeat them exactly.
+OPEN_LOT = "minutes_remaining > 0 OR minutes_on_hold > 0"
+NOT_SESSION_MOVEMENT = "kind NOT IN ('consumption', 'consumption_reversal')"
 RECORD_KINDS = (EntryKind.EXPIRY_EXTENSION.value, EntryKind.DISPUTE_LOSS.value,
                 EntryKind.CANCELLATION_UNRETURNED.value, EntryKind.DISPUTE_OPENED.value,
                 EntryKind.DISPUTE_WON.value)
@@ -74,10 +78,16 @@ class Lot(db.Model):
             "minutes_on_hold >= 0 AND minutes_remaining + minutes_on_hold <= minutes_granted",
             name="hold_within_grant",
         ),
+        # The latest expired lots of a student (dashboard, balance summary).
+        Index("ix_lots_student_expires", "student_id", "expires_at", "id"),
+        # Lots with minutes left or held: a student's few open lots among their many used ones
+        # (balance reads, booking checks, consumption's soonest-expiring lot).
+        Index("ix_lots_student_open", "student_id", "expires_at",
+              postgresql_where=text(OPEN_LOT), sqlite_where=text(OPEN_LOT)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), unique=True)
     minutes_granted: Mapped[int] = mapped_column(Integer)
     minutes_remaining: Mapped[int] = mapped_column(Integer)
@@ -101,10 +111,17 @@ class LedgerEntry(db.Model):
         ),
         CheckConstraint("kind <> 'purchase_credit' OR minutes > 0", name="credit_positive"),
         Index("ix_ledger_entries_student_session", "student_id", "session_ref"),
+        # A student's entries newest first, a page at a time (staff ledger, latest sessions).
+        Index("ix_ledger_entries_student_entry", "student_id", "id"),
+        # Every entry but the sessions' (credits, expiries, refunds, holds, …): a few per lot,
+        # so a student's totals and each lot's used minutes are read without their sessions.
+        Index("ix_ledger_entries_student_movements", "student_id", "lot_id", "kind", "minutes",
+              postgresql_where=text(NOT_SESSION_MOVEMENT),
+              sqlite_where=text(NOT_SESSION_MOVEMENT)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     minutes: Mapped[int] = mapped_column(Integer)

@@ -69,10 +69,12 @@ class Purchase(db.Model):
         CheckConstraint("refunded_minor >= 0 AND refunded_minor <= price_minor",
                         name="refund_within_price"),
         Index("ix_purchases_student_plan_status", "student_id", "plan_id", "status"),
+        # A student's purchase history, newest first, a page at a time.
+        Index("ix_purchases_student_created", "student_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     plan_id: Mapped[int] = mapped_column(ForeignKey("pricing_plans.id"))
     plan_name: Mapped[str] = mapped_column(String(100))
     plan_type: Mapped[str] = mapped_column(String(20))

@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, text
 
 from storefront.extensions import db
 from storefront.models import LedgerEntry, Lot, Purchase, Subscription, User
+from storefront.models.ledger import OPEN_LOT
 from storefront.models.subscription import SUBSCRIPTION_STATUSES
 from storefront.payments import gateway
 from storefront.payments.billing import InvoiceInfo
@@ -41,16 +42,30 @@ def lots_past_expiry(now: datetime, grace: timedelta) -> list[tuple[Lot, Purchas
         .order_by(Lot.expires_at)).tuples())
 
 
-def student_ledger(student: User) -> list[LedgerEntry]:
-    return list(db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.student_id == student.id)
-        .order_by(LedgerEntry.id.desc())))
+def student_ledger(student: User, *, before: int | None = None,
+                   limit: int = 50) -> tuple[list[LedgerEntry], int | None]:
+    """A page of the student's entries, newest first, older than entry `before` when given;
+    and the id to pass as `before` for the next page (None on the last one)."""
+    query = select(LedgerEntry).where(LedgerEntry.student_id == student.id)
+    if before is not None:
+        query = query.where(LedgerEntry.id < before)
+    entries = list(db.session.scalars(query.order_by(LedgerEntry.id.desc()).limit(limit + 1)))
+    return entries[:limit], entries[limit - 1].id if len(entries) > limit else None
 
 
-def student_lots(student: User) -> list[tuple[Lot, Purchase]]:
-    return list(db.session.execute(
-        select(Lot, Purchase).join(Purchase, Lot.purchase_id == Purchase.id)
-        .where(Lot.student_id == student.id).order_by(Lot.id.desc())).tuples())
+def student_lots(student: User, *, everything: bool = False,
+                 latest: int = 10) -> tuple[list[tuple[Lot, Purchase]], int]:
+    """The student's open lots (minutes left or held), then the `latest` others, each group
+    newest first (every lot when `everything`); and how many lots they have in all."""
+    query = (select(Lot, Purchase).join(Purchase, Lot.purchase_id == Purchase.id)
+             .where(Lot.student_id == student.id).order_by(Lot.id.desc()))
+    total = db.session.scalar(select(func.count()).where(Lot.student_id == student.id))
+    if everything:
+        return list(db.session.execute(query).tuples()), total
+    opened = list(db.session.execute(query.where(text(OPEN_LOT))).tuples())
+    others = list(db.session.execute(
+        query.where(Lot.minutes_remaining == 0, Lot.minutes_on_hold == 0).limit(latest)).tuples())
+    return opened + others, total
 
 
 def subscriptions_of_status(status: str | None) -> tuple[Select, dict[str, int]]:

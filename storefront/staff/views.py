@@ -87,9 +87,13 @@ def search():
 @bp.get("/students/<id:student_id>")
 def student(student_id: int):
     user = _student(student_id)
-    lots = student_lots(user)
+    every_lot = request.args.get("lots") == "all"
+    lots, lot_count = student_lots(user, everything=every_lot)
+    before = request.args.get("before", type=int)  # a page of older entries; bad → newest
+    entries, older = student_ledger(user, before=before)
     return render_template(
-        "staff/student.html", student=user, lots=lots, entries=student_ledger(user),
+        "staff/student.html", student=user, lots=lots, entries=entries, older=older,
+        newest=before is not None, lot_count=lot_count, every_lot=every_lot,
         overview_minutes=sum(lot.minutes_remaining for lot, _ in lots),
         session_form=SessionForm(), cancel_form=CancelSessionForm(),
         extend_form=ExtendForm(), refund_form=RefundForm(),
