@@ -21,7 +21,6 @@ from storefront.rounding import divide_half_up
 
 EXPIRY_WARNING = timedelta(days=7)
 # How many expired packages the dashboard and the balance summary list (the latest ones).
-EXPIRED_SHOWN = 20
 _CONSUMPTION_KINDS = (EntryKind.CONSUMPTION.value, EntryKind.CONSUMPTION_REVERSAL.value)
 
 
@@ -68,7 +67,7 @@ class Overview:
     value_remaining_minor: int
     currency: str
     active: list[Package]
-    expired: list[Package]  # the latest EXPIRED_SHOWN at most
+    expired: list[Package]  # all, soonest expiry first; or the latest few, newest first
     sessions: list[TutoringSession]  # the latest few, when asked for
 
     @property
@@ -144,9 +143,13 @@ def open_lots(student_id: int) -> list[tuple[Lot, Purchase]]:
         .order_by(Lot.expires_at.is_(None), Lot.expires_at, Lot.id))
 
 
-def _latest_expired_lots(student_id: int, now: datetime, limit: int) -> list[tuple[Lot, Purchase]]:
-    return _lots(select(Lot).where(Lot.student_id == student_id, Lot.expires_at <= now)
-                 .order_by(Lot.expires_at.desc(), Lot.id.desc()).limit(limit))
+def _expired_lots(student_id: int, now: datetime,
+                  limit: int | None) -> list[tuple[Lot, Purchase]]:
+    """Expired lots: every one, soonest expiry first; or the latest `limit`, newest first."""
+    query = select(Lot).where(Lot.student_id == student_id, Lot.expires_at <= now)
+    if limit is None:
+        return _lots(query.order_by(Lot.expires_at, Lot.id))
+    return _lots(query.order_by(Lot.expires_at.desc(), Lot.id.desc()).limit(limit))
 
 
 def latest_sessions(student_id: int, limit: int) -> list[TutoringSession]:
@@ -172,7 +175,7 @@ def latest_sessions(student_id: int, limit: int) -> list[TutoringSession]:
         for ref in refs if groups[ref]]
 
 
-def student_overview(student: User, now: datetime, *, expired_limit: int = EXPIRED_SHOWN,
+def student_overview(student: User, now: datetime, *, expired_limit: int | None = None,
                      sessions_limit: int = 0) -> Overview:
     """What the dashboard and the balance API show about one student.
 
@@ -180,7 +183,7 @@ def student_overview(student: User, now: datetime, *, expired_limit: int = EXPIR
     entries per lot: never the student's whole ledger.
     """
     opened = open_lots(student.id)
-    latest_expired = _latest_expired_lots(student.id, now, expired_limit)
+    latest_expired = _expired_lots(student.id, now, expired_limit)
     shown = {lot.id: (lot, purchase) for lot, purchase in (*opened, *latest_expired)}
     consumed = _consumed_by_lot(student.id, [lot for lot, _ in shown.values()])
     active, currency = [], "eur"
@@ -191,8 +194,10 @@ def student_overview(student: User, now: datetime, *, expired_limit: int = EXPIR
     expired = sorted((_package(lot, purchase, consumed[lot.id], now)
                       for lot, purchase in shown.values()
                       if lot.expires_at is not None and lot.expires_at <= now),
-                     key=lambda p: (p.expires_at, p.transaction_id), reverse=True)
-    del expired[expired_limit:]
+                     key=lambda p: (p.expires_at, p.transaction_id),
+                     reverse=expired_limit is not None)
+    if expired_limit is not None:
+        del expired[expired_limit:]
 
     totals = _movement_totals(student.id)
     balance = db.session.get(Balance, student.id)
