@@ -174,12 +174,13 @@ def table(s: dict[str, Any]) -> list[Row]:
     for page, label in (("dashboard", "dashboard"), ("balance", "balance API")):
         rows.append(_ledger_row(s, page, label))
     checkout = [r["checkout"] for r in s["rounds"]]
-    initiate_errors = sum(c[side].non_2xx + c[side].socket_errors for c in checkout
-                          for side in ("initiate", "direct"))
+    errors = {side: sum(c[side].non_2xx + c[side].socket_errors for c in checkout)
+              for side in ("initiate", "direct")}
     rows.append(ratio_row("checkout: initiate ÷ direct PaymentIntent create (emulator)",
                           checkout, "initiate", "direct", target=1.5, at_least=False,
-                          latency=True, extra=lambda: (f"non-2xx {initiate_errors}",
-                                                       initiate_errors == 0)))
+                          latency=True, extra=lambda: (
+                              f"non-2xx {errors['initiate']} ÷ {errors['direct']}",
+                              not any(errors.values()))))
     warm, after = s["memory"]
     ratio = sum(after.values()) / sum(warm.values())
     rows.append(Row(f"memory: worker RSS after {MEMORY_TOTAL:,} ÷ after {MEMORY_WARM} requests",
