@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export FLASK_APP := wsgi.py
 
-.PHONY: install run test test-postgres lint clean python
+.PHONY: install run test test-postgres lint bench clean python
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11, 3.12 or 3.13 is needed (set PYTHON=…)"; exit 1; }
@@ -35,6 +35,11 @@ lint: install
 	$(VENV)/bin/ruff check storefront tests tools wsgi.py gunicorn.conf.py
 	$(VENV)/bin/bandit -q -r storefront tools wsgi.py gunicorn.conf.py --severity-level medium
 	$(PY) tools/audit_dependencies.py
+
+# Benchmarks (docs/BENCHMARKS.md): the production stack on loopback, measured with wrk;
+# prints one table. ROUNDS=3 DURATION=5 (seconds per wrk run), BENCH_PORT_BASE=5240.
+bench: install
+	$(PY) -m tools.bench.run
 
 # The interpreter a new environment would be created with.
 python:

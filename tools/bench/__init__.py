@@ -1,0 +1,1 @@
+"""`make bench`: the production stack on loopback, measured with wrk (docs/BENCHMARKS.md)."""
