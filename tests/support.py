@@ -86,9 +86,16 @@ class StripeStub:
         self.sent: list[tuple[str, dict[str, str], bytes]] = []
         self.upstream: str | None = None
         self.answers: dict[str, tuple[int, object]] = {}
+        self.connections = 0  # TCP connections opened to it (kept alive, as Stripe's are)
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                stub.connections += 1
+
             def _forward(self, body: bytes) -> tuple[int, bytes]:
                 request = urllib.request.Request(
                     stub.upstream + self.path, data=body or None, method=self.command,

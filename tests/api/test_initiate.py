@@ -238,6 +238,22 @@ def test_stripe_errors_map_to_the_contract(make_app, seeded_with, stripe_stub, s
         assert "raw Stripe text" not in data["message"]
 
 
+def test_purchases_reuse_one_connection_to_stripe(make_app, seeded_with, stripe_stub,
+                                                  stripe_emulator):
+    """Stripe is asked over a kept-alive connection, not a new one (and TLS handshake) for
+    every purchase."""
+    app = make_app(STRIPE_API_BASE=stripe_stub.base_url)
+    stripe_stub.forward_to(stripe_emulator)
+    plan_id = seeded_with(app)
+    client = app.test_client()
+    for email in ("ana@example.com", "bo@example.com", "cy@example.com"):
+        response = client.post(URL, json={"plan_id": plan_id,
+                                          "student_info": {"name": "A", "email": email}})
+        assert response.status_code == 201
+    assert stripe_stub.requests == ["POST /v1/payment_intents"] * 3
+    assert stripe_stub.connections == 1
+
+
 # --- Rate limits --------------------------------------------------------------------------
 
 def test_anonymous_callers_are_limited_per_ip(make_app, seeded_with):

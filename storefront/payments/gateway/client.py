@@ -1,13 +1,15 @@
 """The Stripe client and the error mapping every call goes through.
 
-A client is built from the app's config at call time (keys, API base, pinned version,
-timeouts, network retries). Every Stripe error leaves the gateway as a PaymentError.
+A client is built from the app's config (keys, API base, pinned version, timeouts,
+network retries) and kept for the app's later calls. Every Stripe error leaves the gateway
+as a PaymentError.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,15 +49,27 @@ _ERROR_TYPES: list[tuple[type[stripe.StripeError], str]] = [
 
 
 def stripe_client() -> stripe.StripeClient:
+    """The app's Stripe client: one per app, settings and process, so that its HTTP
+    connections (and their TLS handshakes with Stripe) are kept alive between requests. A
+    forked worker builds its own rather than share its parent's sockets."""
     config = current_app.config
-    base = config.get("STRIPE_API_BASE")
-    return stripe.StripeClient(
-        config["STRIPE_SECRET_KEY"],
-        stripe_version=config["STRIPE_API_VERSION"],
+    settings = (config["STRIPE_SECRET_KEY"], config["STRIPE_API_VERSION"],
+                config.get("STRIPE_API_BASE"), config["STRIPE_MAX_NETWORK_RETRIES"],
+                config["STRIPE_TIMEOUT_SECONDS"], os.getpid())
+    cached = current_app.extensions.get("stripe_client")
+    if cached is not None and cached[0] == settings:
+        return cached[1]
+    secret_key, version, base, retries, timeout, _ = settings
+    client = stripe.StripeClient(
+        secret_key,
+        stripe_version=version,
         base_addresses={"api": base} if base else {},
-        max_network_retries=config["STRIPE_MAX_NETWORK_RETRIES"],
-        http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT_SECONDS"]),
+        max_network_retries=retries,
+        # Thread-safe: requests' sessions are kept per thread.
+        http_client=stripe.RequestsClient(timeout=timeout),
     )
+    current_app.extensions["stripe_client"] = (settings, client)
+    return client
 
 
 @contextmanager
