@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from datetime import UTC, datetime
 
 from flask import Flask, g, has_request_context, request
@@ -37,9 +37,13 @@ def current_request_id() -> str | None:
         return None
     if "request_id" not in g:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = (incoming if _VALID_REQUEST_ID.fullmatch(incoming)
-                        else uuid.uuid4().hex)
+        g.request_id = _request_id(incoming)
     return g.request_id
+
+
+def _request_id(incoming: str) -> str:
+    # 32 hex digits, as uuid4().hex gave, for a third of its cost.
+    return incoming if _VALID_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)
 
 
 class RequestIdFilter(logging.Filter):
@@ -125,21 +129,34 @@ def configure_logging(app: Flask, *, json_lines: bool) -> None:
 def register_request_log(app: Flask) -> None:
     """Give every request an id and log one line for it when its response is ready."""
 
+    redact = None
+
     @app.before_request
     def start_clock() -> None:
-        g.request_started = time.perf_counter()
-        current_request_id()
+        context = g._get_current_object()
+        context.request_started = time.perf_counter()
+        if "request_id" not in context:
+            context.request_id = _request_id(request.headers.get(REQUEST_ID_HEADER, ""))
 
     @app.after_request
     def log_request(response):
-        request_id = current_request_id()
+        nonlocal redact
+        context = g._get_current_object()
+        request_id = getattr(context, "request_id", None) or current_request_id()
         response.headers[REQUEST_ID_HEADER] = request_id
-        started = g.get("request_started")
+        if not log.isEnabledFor(logging.INFO):
+            return response
+        started = getattr(context, "request_started", None)
         duration_ms = round((time.perf_counter() - started) * 1000, 1) if started else 0.0
-        path = app.extensions["storefront.redact_paths"](request.path)
-        log.info("%s %s %s %.1fms", request.method, path, response.status_code, duration_ms,
-                 extra={"request_id": request_id, "method": request.method, "path": path,
-                        "status": response.status_code, "duration_ms": duration_ms})
+        redact = redact or app.extensions["storefront.redact_paths"]
+        method, path, status = request.method, redact(request.path), response.status_code
+        # makeRecord and handle rather than log.info: the same record without the search
+        # for the caller's file and line on every request (no log line shows them).
+        log.handle(log.makeRecord(
+            log.name, logging.INFO, __file__, 0, "%s %s %s %.1fms",
+            (method, path, status, duration_ms), None,
+            extra={"request_id": request_id, "method": method, "path": path,
+                   "status": status, "duration_ms": duration_ms}))
         return response
 
 

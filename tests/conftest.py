@@ -259,6 +259,8 @@ def make_app(database, stripe_emulator, mailbox):
     yield factory
     stripe_emulator.send_webhooks_to(BLACKHOLE_URL)
     for app in apps:
+        if "storefront.plan_copy" in app.extensions:  # its thread listening for plan changes
+            app.extensions["storefront.plan_copy"].close()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

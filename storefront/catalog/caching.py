@@ -58,10 +58,17 @@ def _release() -> str:
 
 def catalog_etag(kind: str, version: str) -> str:
     """The ETag of one kind of catalog answer ("page", "json") for this plan-list version."""
-    config = current_app.config
-    parts = (kind, version, _release(), "test" if config.get("STRIPE_API_BASE") else "live",
-             config["BABEL_LOCALE"], request.script_root)
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    memo = current_app.extensions.setdefault("storefront.catalog_etags", {})
+    key = (kind, version, request.script_root)
+    etag = memo.get(key)
+    if etag is None:
+        config = current_app.config
+        parts = (kind, version, _release(), "test" if config.get("STRIPE_API_BASE") else "live",
+                 config["BABEL_LOCALE"], request.script_root)
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        etag = memo[key] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+    return etag
 
 
 def is_personal() -> bool:

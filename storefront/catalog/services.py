@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from flask import current_app, has_app_context
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from storefront.catalog.plan_copy import PlanCopy
 from storefront.errors import ValidationError
 from storefront.extensions import cache, db
 from storefront.formatting import amount_text, hours_text, price_per_hour_minor
@@ -16,7 +17,11 @@ from storefront.models import PlanType, PricingPlan
 from storefront.models.catalog import MAX_PRICE_MINOR, MAX_VALIDITY_DAYS, MIN_PRICE_MINOR
 
 # The active plans and their version, shared by every worker (Redis in production).
-ACTIVE_PLANS_CACHE_KEY = "catalog:active-plans:v2"
+ACTIVE_PLANS_CACHE_KEY = "catalog:active-plans:v3"
+# Counts plan changes (never expires in Redis); the cached listing names the count it saw.
+PLANS_GENERATION_KEY = "catalog:plans-generation"
+# Every worker subscribes here (Redis): a message means "drop your copy of the listing".
+PLANS_CHANGED_CHANNEL = "catalog:plans-changed"
 VALIDITY_RULE = f"A package is valid from 1 to {MAX_VALIDITY_DAYS} days."
 
 
@@ -85,20 +90,45 @@ class PlanListing:
         return cls(version=hashlib.sha256(repr(plans).encode()).hexdigest()[:20], plans=plans)
 
 
+def plan_copy(app: Flask) -> PlanCopy:
+    """This app's own copy of the listing (storefront/catalog/plan_copy.py)."""
+    copy = app.extensions.get("storefront.plan_copy")
+    if copy is None:
+        config = app.config
+        url = config.get("CACHE_REDIS_URL") if config["CACHE_TYPE"] == "RedisCache" else None
+        copy = app.extensions["storefront.plan_copy"] = PlanCopy(
+            config["PRICING_CACHE_SECONDS"], url, PLANS_CHANGED_CHANNEL)
+    return copy
+
+
 def plan_listing() -> PlanListing:
-    """Active plans by display order, then name, with their version; cached (1 hour by
-    default) and dropped the moment a transaction that changed a plan commits."""
-    listing = cache.get(ACTIVE_PLANS_CACHE_KEY)
+    """Active plans by display order, then name, with their version: this worker's copy, else
+    the shared cache (1 hour by default), else the database. Every copy drops the moment a
+    transaction that changed a plan commits (or, in other workers, when Redis tells them)."""
+    copy = plan_copy(current_app)
+    listing = copy.get()
     if listing is None:
-        rows = db.session.scalars(
-            select(PricingPlan)
-            .where(PricingPlan.is_active.is_(True))
-            .order_by(PricingPlan.display_order, PricingPlan.name)
-        )
-        listing = PlanListing.of(tuple(PlanSummary.of(row) for row in rows))
-        cache.set(
-            ACTIVE_PLANS_CACHE_KEY, listing, timeout=current_app.config["PRICING_CACHE_SECONDS"]
-        )
+        generation = copy.generation
+        listing = _shared_listing()
+        copy.keep(listing, generation)
+    return listing
+
+
+def _shared_listing() -> PlanListing:
+    # The shared copy carries the plan generation it was read under: one written back by a
+    # worker that read the plans just before a change committed is older than the current
+    # generation, and is read again rather than served.
+    generation, cached = cache.get_many(PLANS_GENERATION_KEY, ACTIVE_PLANS_CACHE_KEY)
+    if isinstance(cached, tuple) and cached[0] == generation:
+        return cached[1]
+    rows = db.session.scalars(
+        select(PricingPlan)
+        .where(PricingPlan.is_active.is_(True))
+        .order_by(PricingPlan.display_order, PricingPlan.name)
+    )
+    listing = PlanListing.of(tuple(PlanSummary.of(row) for row in rows))
+    cache.set(ACTIVE_PLANS_CACHE_KEY, (generation, listing),
+              timeout=current_app.config["PRICING_CACHE_SECONDS"])
     return listing
 
 
@@ -177,7 +207,9 @@ def _mark_plan_change(session: Session, flush_context, instances) -> None:
 
 def _invalidate_after_commit(session: Session) -> None:
     if session.info.pop("plans_changed", False) and has_app_context():
+        cache.cache.inc(PLANS_GENERATION_KEY)
         cache.delete(ACTIVE_PLANS_CACHE_KEY)
+        plan_copy(current_app).publish()
 
 
 def _forget_mark(session: Session, previous_transaction) -> None:
