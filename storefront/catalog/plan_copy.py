@@ -42,7 +42,7 @@ class PlanCopy:
 
     def get(self) -> Any | None:
         """The kept listing, or None (nothing kept, expired, or changes not heard now)."""
-        if self._pid != os.getpid():
+        if self._pid != os.getpid() and self.redis_url:
             self._start()
         entry = self._entry
         if entry is None or not self.listening or entry[1] < time.monotonic():
