@@ -38,6 +38,9 @@ def upgrade():
                               ['student_id', 'lot_id', 'kind', 'minutes'], unique=False,
                               postgresql_where=sa.text(NOT_SESSION_MOVEMENT),
                               sqlite_where=sa.text(NOT_SESSION_MOVEMENT))
+        batch_op.create_index('ix_ledger_entries_student_kind_entry',
+                              ['student_id', 'kind', 'id'], unique=False,
+                              postgresql_include=['session_ref'])
         batch_op.drop_index('ix_ledger_entries_student_id')
 
     with op.batch_alter_table('purchases', schema=None) as batch_op:
@@ -53,6 +56,7 @@ def downgrade():
 
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_entries_student_id', ['student_id'], unique=False)
+        batch_op.drop_index('ix_ledger_entries_student_kind_entry')
         batch_op.drop_index('ix_ledger_entries_student_movements')
         batch_op.drop_index('ix_ledger_entries_student_entry')
 

@@ -111,8 +111,13 @@ class LedgerEntry(db.Model):
         ),
         CheckConstraint("kind <> 'purchase_credit' OR minutes > 0", name="credit_positive"),
         Index("ix_ledger_entries_student_session", "student_id", "session_ref"),
-        # A student's entries newest first, a page at a time (staff ledger, latest sessions).
+        # A student's entries newest first, a page at a time (staff ledger).
         Index("ix_ledger_entries_student_entry", "student_id", "id"),
+        # A student's latest entries of one kind (the dashboard's latest sessions), read from
+        # the index alone: without it PostgreSQL walks the whole table's primary key backwards
+        # for a student with many sessions among many other students' entries.
+        Index("ix_ledger_entries_student_kind_entry", "student_id", "kind", "id",
+              postgresql_include=["session_ref"]),
         # Every entry but the sessions' (credits, expiries, refunds, holds, …): a few per lot,
         # so a student's totals and each lot's used minutes are read without their sessions.
         Index("ix_ledger_entries_student_movements", "student_id", "lot_id", "kind", "minutes",
