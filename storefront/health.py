@@ -46,7 +46,9 @@ def readyz():
     """Ready for traffic: the database answers and its schema is at the migrations' head."""
     heads = migration_heads(current_app.extensions["migrate"].directory)
     try:
-        with db.engine.connect() as connection:
+        # Alembic builds its version table anew for every context: kept out of the engine's
+        # statement cache, or each probe would add an entry to it (and to the worker's memory).
+        with db.engine.connect().execution_options(compiled_cache=None) as connection:
             current = set(MigrationContext.configure(connection).get_current_heads())
     except SQLAlchemyError as error:
         log.warning("readiness: database unreachable (%s)", type(error).__name__)

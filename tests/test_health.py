@@ -83,3 +83,18 @@ def test_probes_are_not_rate_limited(default_limit):
     # The default limit does apply elsewhere (so the probes' exemption is what lets them through).
     statuses = [client.get("/").status_code for _ in range(3)]
     assert statuses[-1] == 429
+
+
+def test_readyz_polled_all_day_does_not_grow_the_workers_memory(app, client):
+    """A load balancer asks /readyz every few seconds: each answer must not leave another
+    compiled statement in the database engine's cache (which would grow the workers' memory
+    and push out the statements the site's pages reuse)."""
+    from storefront.extensions import db
+
+    assert client.get("/readyz").status_code == 200
+    with app.app_context():
+        cache = db.engine._compiled_cache
+    before = len(cache)
+    for _ in range(20):
+        assert client.get("/readyz").status_code == 200
+    assert len(cache) == before
