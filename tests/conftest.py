@@ -350,6 +350,15 @@ def log_in(client, email: str, password: str = PASSWORD):
     return response
 
 
+@pytest.fixture
+def staff(app, make_user):
+    """A staff member's browser, logged in."""
+    make_user("staff@example.com", "Staff Member", staff=True)
+    client = app.test_client()
+    log_in(client, "staff@example.com")
+    return client
+
+
 # --- Browser ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -23,14 +23,6 @@ def _publicly_cacheable_with_revalidation(response) -> bool:
     return bool(control.public and control.max_age == 0 and control.must_revalidate)
 
 
-@pytest.fixture
-def staff(app, make_user):
-    make_user("staff@example.com", "Staff Member", staff=True)
-    client = app.test_client()
-    log_in(client, "staff@example.com")
-    return client
-
-
 @pytest.mark.parametrize("url", PUBLIC_URLS)
 def test_an_anonymous_visit_sets_no_cookie_and_is_cacheable(client, seeded, url):
     response = client.get(url)

@@ -12,14 +12,6 @@ from storefront.models import Balance, PricingPlan, Purchase
 from tests.conftest import csrf_token, log_in
 
 
-@pytest.fixture
-def staff(app, make_user):
-    make_user("staff@example.com", "Staff Member", staff=True)
-    client = app.test_client()
-    log_in(client, "staff@example.com")
-    return client
-
-
 def post(client, url, **fields):
     return client.post(url, data={"csrf_token": csrf_token(client), **fields},
                        follow_redirects=True)

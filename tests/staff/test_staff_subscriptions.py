@@ -6,25 +6,15 @@ from __future__ import annotations
 import logging
 import time
 
-import pytest
-
 from storefront.extensions import db
 from storefront.models import Subscription, WebhookEvent
 from tests.billing.subscribed import fail_next_renewal, state, subscribe
-from tests.conftest import csrf_token, log_in
+from tests.conftest import csrf_token
 from tests.staff.test_staff_pages import page_text
 from tests.support import deliver, wait_for
 from tests.webhooks.billing_objects import subscription_object
 
 PLAN = "Student Subscription"
-
-
-@pytest.fixture
-def staff(app, make_user):
-    make_user("staff@example.com", "Staff Member", staff=True)
-    client = app.test_client()
-    log_in(client, "staff@example.com")
-    return client
 
 
 def test_subscriptions_listed_by_status_newest_first_and_paged(app, client, staff, seeded,

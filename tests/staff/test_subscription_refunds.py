@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from storefront.extensions import db
 from storefront.ledger import verify_ledger
 from storefront.models import Lot, Purchase
 from tests.staff.test_staff_pages import page_text, post
 from tests.support import deliver
 from tests.webhooks.billing_objects import DAY, invoice_object
-
-
-@pytest.fixture
-def staff(app, make_user):
-    from tests.conftest import log_in
-
-    make_user("staff@example.com", "Staff Member", staff=True)
-    client = app.test_client()
-    log_in(client, "staff@example.com")
-    return client
 
 
 def test_refund_of_a_month_whose_payment_is_unknown_is_refused_clearly(
