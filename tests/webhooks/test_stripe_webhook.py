@@ -26,15 +26,6 @@ def state(app, transaction_id):
         return purchase.status, credited, events
 
 
-@pytest.fixture
-def paid(client, seeded, stripe_emulator):
-    """A guest purchase of the Basic Package, paid at the emulator (no event delivered)."""
-    started = start_purchase(client, seeded["Basic Package"])
-    intent = pay(stripe_emulator, started["payment_intent_id"])
-    assert intent["status"] == "succeeded"
-    return started["transaction_id"], intent
-
-
 def test_succeeded_credits_the_hours_once(app, client, paid):
     transaction_id, intent = paid
     response = deliver(client, "payment_intent.succeeded", intent, event_id="evt_1")

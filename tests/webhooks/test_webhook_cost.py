@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import contextlib
 
-import pytest
 from sqlalchemy import event
 
 from storefront.extensions import db
 from storefront.ledger import verify_ledger
 from storefront.models import LedgerEntry, OutgoingMail, Purchase, WebhookEvent
-from tests.support import deliver, pay, start_purchase
+from tests.support import deliver
 
 # Record the event, lock the purchase (with its student), check the payment's credit key,
 # insert the lot and its entry, add to the balance, mark the purchase paid, queue the
@@ -49,15 +48,6 @@ def what_the_student_has(app, transaction_id) -> tuple[str, int, int, int]:
         events = db.session.scalar(db.select(db.func.count()).select_from(WebhookEvent))
         assert verify_ledger() == []
         return purchase.status, minutes, emails, events
-
-
-@pytest.fixture
-def paid(client, seeded, stripe_emulator):
-    """A guest purchase of the Basic Package, paid at the emulator (no event delivered)."""
-    started = start_purchase(client, seeded["Basic Package"])
-    intent = pay(stripe_emulator, started["payment_intent_id"])
-    assert intent["status"] == "succeeded"
-    return started["transaction_id"], intent
 
 
 def test_a_paid_package_is_credited_in_a_handful_of_statements(app, client, paid):
