@@ -112,15 +112,15 @@ def _plan_of_price(price_id: str | None, named_plan_id: str | None = None) -> Pr
     return plan if plan is not None and plan.type is PlanType.SUBSCRIPTION else None
 
 
-def _take_later_period(subscription: Subscription, info: SubscriptionInfo) -> bool:
+def _take_later_period(subscription: Subscription, start: datetime | None,
+                       end: datetime | None) -> bool:
     """A billing period only moves forwards at Stripe, so a later one than ours is taken even
     from an older report (a paid invoice may have moved our state past it meanwhile)."""
-    if info.current_period_end is None or (
-            subscription.current_period_end is not None
-            and info.current_period_end <= subscription.current_period_end):
+    if end is None or (subscription.current_period_end is not None
+                       and end <= subscription.current_period_end):
         return False
-    subscription.current_period_start = info.current_period_start
-    subscription.current_period_end = info.current_period_end
+    subscription.current_period_start = start
+    subscription.current_period_end = end
     db.session.flush()
     return True
 
@@ -136,7 +136,8 @@ def sync_subscription(info: SubscriptionInfo, created: int) -> tuple[SyncOutcome
     if not _is_newer(subscription, created, info.status):
         log.info("subscription %d: ignoring %s of %d (holding %s of %d)", subscription.id,
                  info.status, created, subscription.status, subscription.state_created)
-        return (SyncOutcome.UPDATED if _take_later_period(subscription, info)
+        return (SyncOutcome.UPDATED if _take_later_period(
+            subscription, info.current_period_start, info.current_period_end)
                 else SyncOutcome.STALE), subscription
     plan = _plan_of_price(info.price_id, info.price_plan_id)
     before = (subscription.status, subscription.current_period_start,
@@ -222,13 +223,18 @@ def credit_invoice(invoice: InvoiceInfo, created: int) -> tuple[SyncOutcome, Pur
                                     status="active")
     if subscription is None:
         return SyncOutcome.NOT_OURS, None
-    activated = _activate(subscription, created)
+    changed = _activate(subscription, created)
+    if not subscription.is_terminal:
+        # The month paid is the subscription's period, even before Stripe's own
+        # customer.subscription.* event says so: the student sees when the next payment is.
+        changed = _take_later_period(subscription, invoice.period_start,
+                                     invoice.period_end) or changed
     started = _invoice_purchase(invoice.id)
     if started is not None and not started.can_move_to(PurchaseStatus.COMPLETED):
         if not started.is_paid:
             log.error("subscription %d: invoice %s paid but purchase %d is %s; not crediting",
                       subscription.id, invoice.id, started.id, started.status)
-        return (SyncOutcome.UPDATED if activated else SyncOutcome.UNCHANGED), started
+        return (SyncOutcome.UPDATED if changed else SyncOutcome.UNCHANGED), started
     period_end = invoice.period_end or subscription.current_period_end
     if period_end is None:
         raise InvoiceUnusable(f"Invoice {invoice.id} names no billing period.")

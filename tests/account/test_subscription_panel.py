@@ -4,6 +4,7 @@ student-balance summary, both from the rows Stripe's events left."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 
 from tests.account.test_guest_claim_and_dashboard import visible_text
@@ -97,3 +98,25 @@ def test_balance_summary_of_an_ended_subscription(subscribed):
     assert info["has_active_subscription"] is False
     assert (info["subscription"]["subscription_status"], info["subscription"]["is_active"],
             info["subscription"]["next_billing_date"]) == ("canceled", False, None)
+
+
+def test_a_paid_month_shows_its_period_and_next_payment_before_stripes_subscription_event(
+        app, client, seeded, make_user):
+    """The first month's invoice can be reported (by its event or the complete page) before
+    Stripe's customer.subscription.* event: the student who just paid already sees the
+    period and when the next payment is."""
+    from tests.conftest import log_in
+    from tests.support import deliver
+
+    student_id = make_user()
+    start = int(time.time()) - 60
+    invoice = invoice_object("in_first", "sub_early", period_start=start, student_id=student_id,
+                             plan_id=seeded["Student Subscription"])
+    assert deliver(client, "invoice.paid", invoice).status_code == 200
+    log_in(client, "sam@example.com")
+    end = start + 30 * DAY
+    text = panel(client)
+    assert f"Next payment €119.00 on {day(end)}" in text
+    assert f"{day(start)} – {day(end)}" in text
+    sub = client.get(SUMMARY).get_json()["subscription_info"]["subscription"]
+    assert (sub["subscription_status"], sub["next_billing_date"]) == ("active", iso(end))
