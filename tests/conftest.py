@@ -75,6 +75,12 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    from tests.browser.pages import WRITTEN
+
+    if WRITTEN:
+        terminalreporter.write_sep("-", f"{len(WRITTEN)} screenshots of the pages (look at them)")
+        for path in WRITTEN:
+            terminalreporter.write_line(str(path))
     if CHROMIUM is None:
         terminalreporter.write_line(
             "NOTE: Chromium not found, so the browser tests did not run "

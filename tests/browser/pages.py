@@ -1,0 +1,103 @@
+"""What every page a browser test visits is checked for: accessibility (axe-core, vendored
+under tests/browser/vendor/), fitting a phone and a desktop window, and a screenshot at each
+size for the review."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
+# Every screenshot written in this run, listed at the end of the test output.
+WRITTEN: list[Path] = []
+
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 800}
+SIZES = {"phone": PHONE, "desktop": DESKTOP}
+
+# WCAG 2.2 A and AA, and axe's best practices.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+SERIOUS = {"serious", "critical"}
+# The smallest tap target on a phone, in CSS pixels (WCAG 2.5.5, Apple and Google guidance).
+TAP_TARGET = 44
+
+
+@dataclass(frozen=True)
+class Violation:
+    rule: str
+    impact: str
+    help: str
+    targets: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"[{self.impact}] {self.rule}: {self.help} at {', '.join(self.targets)}"
+
+
+def audit(page: Page, label: str) -> list[Violation]:
+    """Run axe-core on the page as it is now, print every violation found, and fail on a
+    serious or critical one."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: "
+        "['violations']})", AXE_TAGS)
+    violations = [
+        Violation(rule=v["id"], impact=v.get("impact") or "minor", help=v["help"],
+                  targets=tuple(" ".join(map(str, node["target"])) for node in v["nodes"]))
+        for v in result["violations"]]
+    print(f"axe on {label} ({page.url}): {len(violations)} violation(s)")
+    for violation in violations:
+        print(f"  {violation}")
+    serious = [v for v in violations if v.impact in SERIOUS]
+    assert not serious, f"axe on {label}: " + "; ".join(map(str, serious))
+    return violations
+
+
+def horizontal_overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than the window (0: no horizontal scroll)."""
+    return page.evaluate(
+        "() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - window.innerWidth")
+
+
+def small_tap_targets(page: Page) -> list[str]:
+    """Visible controls smaller than TAP_TARGET in either direction. Links inside a sentence
+    are exempt, as WCAG's inline exception says."""
+    return page.evaluate("""min => {
+        const inline = el => el.tagName === 'A' && el.closest('p, li p, td, dd, small, .prose');
+        return [...document.querySelectorAll(
+                'a[href], button, input:not([type=hidden]), select, textarea, summary')]
+            .filter(el => el.offsetParent !== null && !inline(el))
+            .map(el => [el, el.getBoundingClientRect()])
+            .filter(([el, box]) => box.width < min || box.height < min)
+            .map(([el, box]) => `${el.tagName.toLowerCase()} "${(el.innerText || el.value
+                || el.getAttribute('aria-label') || el.name || '').trim().slice(0, 40)}" `
+                + `${Math.round(box.width)}x${Math.round(box.height)}`);
+    }""", TAP_TARGET)
+
+
+def screenshot(page: Page, name: str, size: str) -> Path:
+    """Save the whole page as test-results/screenshots/<name>-<size>.png and list it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{re.sub(r'[^a-z0-9-]+', '-', name.lower())}-{size}.png"
+    page.screenshot(path=str(path), full_page=True)
+    WRITTEN.append(path)
+    return path
+
+
+def check_page(page: Page, name: str) -> list[Violation]:
+    """The page as loaded now, at phone and desktop size: axe finds nothing serious, nothing
+    scrolls sideways, every control is big enough to tap on the phone, and a screenshot of each
+    size is written. The window is left at phone size."""
+    violations = audit(page, name)
+    for size, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        assert horizontal_overflow(page) <= 0, f"{name} scrolls sideways at {size}"
+        if size == "phone":
+            assert small_tap_targets(page) == [], f"{name}: tap targets under {TAP_TARGET}px"
+        screenshot(page, name, size)
+    return violations
