@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask, abort, current_app, has_request_context, request, url_for
 from werkzeug.routing import IntegerConverter
 
-from storefront.formatting import hours_display, hours_text, iso_utc, money_display
+from storefront import formatting
+from storefront.formatting import iso_utc, money_display
 
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
 MAX_ID = 2**31 - 1
@@ -76,11 +79,23 @@ def content_security_policy(emulator: bool) -> str:
     ])
 
 
+def _in_locale(display, value, *, locale: str) -> str:
+    return display(value, locale)
+
+
 def register_web(app: Flask) -> None:
     """Template filters and globals, and the headers on every response."""
     locale = app.config["BABEL_LOCALE"]
-    app.jinja_env.filters["hours"] = hours_display
-    app.jinja_env.filters["hours_decimal"] = hours_text
+    # Numbers, money and dates in the locale's style (BABEL_LOCALE); the words stay English.
+    for name, display in (
+            ("hours", formatting.hours_display),
+            ("hours_decimal", formatting.hours_decimal_display),
+            ("date", formatting.date_display), ("date_long", formatting.date_long_display),
+            ("datetime", formatting.datetime_display),
+            ("datetime_seconds", formatting.datetime_seconds_display),
+            ("datetime_long", formatting.datetime_long_display),
+            ("day_time", formatting.day_time_display)):
+        app.jinja_env.filters[name] = partial(_in_locale, display, locale=locale)
     app.jinja_env.filters["money"] = lambda minor, currency="eur": money_display(
         minor, currency, locale
     )
