@@ -8,6 +8,7 @@ from flask import Flask, abort, current_app, has_request_context, request, url_f
 from werkzeug.routing import IntegerConverter
 
 from storefront import formatting
+from storefront.config import emulator_checkout
 from storefront.formatting import iso_utc, money_display
 
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
@@ -24,8 +25,8 @@ class IdConverter(IntegerConverter):
 
 
 def test_mode() -> bool:
-    """True when payments go to the local Stripe emulator."""
-    return bool(current_app.config.get("STRIPE_API_BASE"))
+    """True when payments go to the local Stripe emulator (storefront.config.emulator_checkout)."""
+    return emulator_checkout(current_app.config)
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -103,7 +104,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.globals["test_mode"] = test_mode
     app.jinja_env.globals["stripe_js_url"] = STRIPE_JS_URL
     hsts_seconds = app.config["HSTS_SECONDS"]
-    policy = content_security_policy(emulator=bool(app.config.get("STRIPE_API_BASE")))
+    policy = content_security_policy(emulator=emulator_checkout(app.config))
     # Computed once: every response gets these unless its view set its own.
     defaults = [("Content-Security-Policy", policy), ("X-Content-Type-Options", "nosniff"),
                 ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY")]
