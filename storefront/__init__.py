@@ -7,7 +7,13 @@ from typing import Any
 
 from flask import Flask
 
-from storefront.config import PRODUCTION_LIKE, check_config, complete_config, load_config
+from storefront.config import (
+    PRODUCTION_LIKE,
+    check_config,
+    complete_config,
+    emulator_checkout,
+    load_config,
+)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -110,7 +116,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api.balances_bp)
     app.register_blueprint(api.staff_bp)
     app.register_blueprint(webhooks.bp)
-    if app.config.get("STRIPE_API_BASE"):
+    if emulator_checkout(app.config):
         from storefront.checkout.setup_test_mode import test_mode_setup_bp
 
         app.register_blueprint(checkout.test_mode_bp)

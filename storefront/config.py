@@ -206,6 +206,16 @@ def load_config(env_name: str | None = None) -> dict[str, Any]:
         ) from None
 
 
+def emulator_checkout(config: dict[str, Any]) -> bool:
+    """Test mode: the Stripe emulator's own keys against a local Stripe API (STRIPE_API_BASE).
+    The checkout then uses the offline stand-in for Stripe.js and its confirm routes. With any
+    other keys (a real account's), the pages load Stripe.js from js.stripe.com, even when the
+    server's API calls go to a local Stripe-shaped server."""
+    return bool(config.get("STRIPE_API_BASE")) and (
+        config.get("STRIPE_SECRET_KEY") == EMULATOR_SECRET_KEY
+        or config.get("STRIPE_PUBLISHABLE_KEY") == EMULATOR_PUBLISHABLE_KEY)
+
+
 def _key_mode(key: str) -> str | None:
     """'live', 'test' or None for a Stripe key of any kind (sk_, rk_, pk_)."""
     parts = key.split("_")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
-from babel.numbers import format_currency
+from babel.dates import format_date, format_skeleton, format_time
+from babel.numbers import format_currency, format_decimal
 
 from storefront.rounding import divide_half_up
 
@@ -38,11 +39,56 @@ def money_display(minor: int, currency: str, locale: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def hours_display(minutes: int) -> str:
-    """Hours for people: 300 -> "5 hours", 90 -> "1.5 hours", 60 -> "1 hour"."""
-    hours = (Decimal(minutes) / 60).quantize(_CENT, rounding=ROUND_HALF_UP).normalize()
-    text = format(hours, "f")
+def hours_display(minutes: int, locale: str = "en_IE") -> str:
+    """Hours for people, the number in the locale's style (the word stays English):
+    300 -> "5 hours", 90 -> "1.5 hours" ("1,5 hours" in pt_PT), 60 -> "1 hour"."""
+    hours = (Decimal(minutes) / 60).quantize(_CENT, rounding=ROUND_HALF_UP)
+    text = format_decimal(hours, format="0.##", locale=locale)
     return f"{text} hour" if hours == 1 else f"{text} hours"
+
+
+def hours_decimal_display(minutes: int, locale: str = "en_IE") -> str:
+    """Hours with two decimals for tables, in the locale's style: 90 -> "1.50" ("1,50")."""
+    hours = (Decimal(minutes) / 60).quantize(_CENT, rounding=ROUND_HALF_UP)
+    return format_decimal(hours, format="0.00", locale=locale)
+
+
+# Dates and times for people, in the locale's style; times are shown in UTC, as stored.
+# In en_IE: "5 Mar 2026", "5 March 2026", "5 Mar 2026 14:07", "5 Mar 2026 14:07:09",
+# "5 March 2026, 14:07" and "5 Mar 14:07:09"; in pt_PT: "05/03/2026", "5 de março de 2026"...
+
+def _time(value: datetime, width: str, locale: str) -> str:
+    return format_time(value, width, tzinfo=UTC, locale=locale)
+
+
+def date_display(value: date, locale: str = "en_IE") -> str:
+    """A day, short: "5 Mar 2026"."""
+    return format_date(value, "medium", locale=locale)
+
+
+def date_long_display(value: date, locale: str = "en_IE") -> str:
+    """A day, the month in full: "5 March 2026"."""
+    return format_date(value, "long", locale=locale)
+
+
+def datetime_display(value: datetime, locale: str = "en_IE") -> str:
+    """A day and a time to the minute: "5 Mar 2026 14:07"."""
+    return f"{date_display(value, locale)} {_time(value, 'short', locale)}"
+
+
+def datetime_seconds_display(value: datetime, locale: str = "en_IE") -> str:
+    """A day and a time to the second: "5 Mar 2026 14:07:09"."""
+    return f"{date_display(value, locale)} {_time(value, 'medium', locale)}"
+
+
+def datetime_long_display(value: datetime, locale: str = "en_IE") -> str:
+    """A day, the month in full, and a time: "5 March 2026, 14:07"."""
+    return f"{date_long_display(value, locale)}, {_time(value, 'short', locale)}"
+
+
+def day_time_display(value: datetime, locale: str = "en_IE") -> str:
+    """A recent moment, without the year: "5 Mar 14:07:09"."""
+    return f"{format_skeleton('MMMd', value, locale=locale)} {_time(value, 'medium', locale)}"
 
 
 def iso_utc(value: datetime | None) -> str | None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask, abort, current_app, has_request_context, request, url_for
 from werkzeug.routing import IntegerConverter
 
-from storefront.formatting import hours_display, hours_text, iso_utc, money_display
+from storefront import formatting
+from storefront.config import emulator_checkout
+from storefront.formatting import iso_utc, money_display
 
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
 MAX_ID = 2**31 - 1
@@ -21,8 +25,8 @@ class IdConverter(IntegerConverter):
 
 
 def test_mode() -> bool:
-    """True when payments go to the local Stripe emulator."""
-    return bool(current_app.config.get("STRIPE_API_BASE"))
+    """True when payments go to the local Stripe emulator (storefront.config.emulator_checkout)."""
+    return emulator_checkout(current_app.config)
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -76,11 +80,23 @@ def content_security_policy(emulator: bool) -> str:
     ])
 
 
+def _in_locale(display, value, *, locale: str) -> str:
+    return display(value, locale)
+
+
 def register_web(app: Flask) -> None:
     """Template filters and globals, and the headers on every response."""
     locale = app.config["BABEL_LOCALE"]
-    app.jinja_env.filters["hours"] = hours_display
-    app.jinja_env.filters["hours_decimal"] = hours_text
+    # Numbers, money and dates in the locale's style (BABEL_LOCALE); the words stay English.
+    for name, display in (
+            ("hours", formatting.hours_display),
+            ("hours_decimal", formatting.hours_decimal_display),
+            ("date", formatting.date_display), ("date_long", formatting.date_long_display),
+            ("datetime", formatting.datetime_display),
+            ("datetime_seconds", formatting.datetime_seconds_display),
+            ("datetime_long", formatting.datetime_long_display),
+            ("day_time", formatting.day_time_display)):
+        app.jinja_env.filters[name] = partial(_in_locale, display, locale=locale)
     app.jinja_env.filters["money"] = lambda minor, currency="eur": money_display(
         minor, currency, locale
     )
@@ -88,7 +104,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.globals["test_mode"] = test_mode
     app.jinja_env.globals["stripe_js_url"] = STRIPE_JS_URL
     hsts_seconds = app.config["HSTS_SECONDS"]
-    policy = content_security_policy(emulator=bool(app.config.get("STRIPE_API_BASE")))
+    policy = content_security_policy(emulator=emulator_checkout(app.config))
     # Computed once: every response gets these unless its view set its own.
     defaults = [("Content-Security-Policy", policy), ("X-Content-Type-Options", "nosniff"),
                 ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY")]

@@ -19,6 +19,7 @@ from flask import Response, current_app, request, session
 from flask_login import current_user
 from flask_login.config import COOKIE_NAME as REMEMBER_COOKIE
 
+from storefront.config import emulator_checkout
 from storefront.sessions import CookielessSession
 
 # Any cache may keep the anonymous answer, but must ask us before each use (max-age=0,
@@ -63,7 +64,7 @@ def catalog_etag(kind: str, version: str) -> str:
     etag = memo.get(key)
     if etag is None:
         config = current_app.config
-        parts = (kind, version, _release(), "test" if config.get("STRIPE_API_BASE") else "live",
+        parts = (kind, version, _release(), "test" if emulator_checkout(config) else "live",
                  config["BABEL_LOCALE"], request.script_root)
         if len(memo) >= _MEMO_SIZE:
             memo.clear()

@@ -7,6 +7,7 @@ import re
 import time
 from datetime import UTC, datetime
 
+from storefront.formatting import date_display
 from tests.account.test_guest_claim_and_dashboard import visible_text
 from tests.stripe_stub import DAY, billing_subscription
 from tests.webhooks.billing_objects import invoice_object
@@ -15,7 +16,7 @@ SUMMARY = "/api/finances/api/student-balance/summary/"
 
 
 def day(stamp: int) -> str:
-    return datetime.fromtimestamp(stamp, UTC).strftime("%-d %b %Y")
+    return date_display(datetime.fromtimestamp(stamp, UTC))  # "5 Mar 2026", "5 Sept 2026"
 
 
 def iso(stamp: int) -> str:
