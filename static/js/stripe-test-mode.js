@@ -70,8 +70,11 @@
     });
     row.appendChild(expiry.wrapper);
     row.appendChild(cvc.wrapper);
+    // Read out when it appears, and tied to the field it is about (as Stripe's own element does).
     this.errorEl = document.createElement('p');
     this.errorEl.className = 'pe-error';
+    this.errorEl.id = 'pe-card-error';
+    this.errorEl.setAttribute('role', 'alert');
     this.errorEl.hidden = true;
     container.appendChild(number.wrapper);
     container.appendChild(row);
@@ -81,7 +84,7 @@
     var self = this;
     [number.input, expiry.input, cvc.input].forEach(function (input) {
       input.addEventListener('input', function () {
-        self.errorEl.hidden = true;
+        self.clearError();
         self.emit('change', { elementType: 'payment', empty: !digits(number.input.value),
                               complete: !self.validationError(), value: { type: 'card' } });
       });
@@ -117,8 +120,23 @@
   };
 
   PaymentElement.prototype.showError = function (error) {
+    var code = error.code || '';
+    var input = code.indexOf('expiry') !== -1 ? this.inputs.expiry
+      : code.indexOf('cvc') !== -1 ? this.inputs.cvc : this.inputs.number;
+    this.clearError();
+    input.setAttribute('aria-invalid', 'true');
+    input.setAttribute('aria-describedby', this.errorEl.id);
     this.errorEl.textContent = error.message;
     this.errorEl.hidden = false;
+  };
+
+  PaymentElement.prototype.clearError = function () {
+    var inputs = this.inputs;
+    Object.keys(inputs).forEach(function (key) {
+      inputs[key].removeAttribute('aria-invalid');
+      inputs[key].removeAttribute('aria-describedby');
+    });
+    this.errorEl.hidden = true;
   };
 
   function Elements(options) {
