@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import LedgerEntry, User
-from tests.browser.pages import check_page
+from tests.browser.pages import DESKTOP, PHONE, check_page
 from tests.support import wait_for
 
 pytestmark = pytest.mark.browser
@@ -110,6 +110,13 @@ def test_guest_subscribes_claims_the_account_cancels_and_resumes(page: Page, app
             - parseFloat(getComputedStyle(panel).paddingTop);
     }""")
     assert gap <= 1, f"{gap}px of blank space above the subscription heading"
+    # On a desktop the panel's buttons are as wide as their words, not the whole panel.
+    page.set_viewport_size(DESKTOP)
+    wide = panel.evaluate("""panel => [...panel.querySelectorAll('.button')]
+        .filter(button => button.offsetWidth > panel.clientWidth / 2)
+        .map(button => `${button.innerText}: ${button.offsetWidth}px`)""")
+    assert wide == []
+    page.set_viewport_size(PHONE)
 
     panel.get_by_role("button", name="Cancel at the end of this period").click()
     expect(page.get_by_role("status").filter(
