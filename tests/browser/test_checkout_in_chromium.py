@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import LedgerEntry, User
-from tests.browser.pages import DESKTOP, PHONE, check_page
+from tests.browser.pages import DESKTOP, PHONE, blank_bands, check_page
 from tests.support import wait_for
 
 pytestmark = pytest.mark.browser
@@ -35,6 +35,7 @@ def _choose_basic_package_as_guest(page: Page, base_url: str, audit: bool = Fals
     expect(page.get_by_role("heading", name="Basic Package")).to_be_visible()
     if audit:
         check_page(page, "checkout")
+        assert blank_bands(page, "main aside, main form") == []
     page.get_by_label("Your name").fill("Ana Silva")
     page.get_by_label("Email").fill("ana@example.com")
     page.get_by_role("button", name="Continue to payment").click()
@@ -72,6 +73,7 @@ def test_guest_buys_a_package_with_the_test_card(page: Page, app, seeded, live_s
     check_page(page, "pay")
     _enter_card(page, "4242 4242 4242 4242")
     assert _odd_fonts(page) == []
+    assert blank_bands(page, "main aside, main form") == []
     page.set_viewport_size(DESKTOP)  # the order summary and the card form: one column
     assert len(_column_edges(page, "aside.summary", "form.payment")) == 1
     page.set_viewport_size(PHONE)

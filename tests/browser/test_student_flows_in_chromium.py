@@ -15,7 +15,7 @@ from storefront import ledger
 from storefront.extensions import db
 from storefront.models import User
 from storefront.models.base import utcnow
-from tests.browser.pages import check_page
+from tests.browser.pages import blank_bands, check_page
 from tests.conftest import PASSWORD
 from tests.support import WEBHOOK_PATH, pay, signed_event, start_purchase, wait_for
 
@@ -76,6 +76,7 @@ def test_a_new_student_registers_by_the_emailed_link_then_logs_in(page: Page, ap
     page.get_by_role("link", name="Create an account").click()
     expect(page.get_by_role("heading", name="Create an account")).to_be_visible()
     check_page(page, "register")
+    assert blank_bands(page, "main form") == []
     page.get_by_label("Your name").fill("Rita Nova")
     page.get_by_label("Email").fill("rita@example.com")
     page.get_by_label("Password").fill(PASSWORD)
@@ -86,6 +87,7 @@ def test_a_new_student_registers_by_the_emailed_link_then_logs_in(page: Page, ap
     page.goto(_emailed_link(mailbox, "rita@example.com", live_server.url))
     expect(page.get_by_role("heading", name="Confirm your account")).to_be_visible()
     check_page(page, "register-confirm")
+    assert blank_bands(page, "main form") == []
     page.get_by_role("button", name="Confirm and log in").click()
     expect(page).to_have_url(re.compile(r"/account$"))
     expect(page.get_by_text("Welcome! Your account is ready.")).to_be_visible()
@@ -96,6 +98,7 @@ def test_a_new_student_registers_by_the_emailed_link_then_logs_in(page: Page, ap
     _log_in(page, live_server.url, "rita@example.com", "not-the-password-1")
     expect(page.get_by_role("alert")).to_have_text("Incorrect email or password.")
     check_page(page, "login-failed")
+    assert blank_bands(page, "main form") == []
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Hello, Rita Nova")).to_be_visible()
@@ -108,6 +111,7 @@ def test_a_student_resets_the_password_by_the_emailed_link(page: Page, app, make
     page.get_by_role("link", name="Forgot your password?").click()
     expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
     check_page(page, "password-forgot")
+    assert blank_bands(page, "main form") == []
     page.get_by_label("Email").fill("sam@example.com")
     page.get_by_role("button", name="Send the link").click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
@@ -120,6 +124,7 @@ def test_a_student_resets_the_password_by_the_emailed_link(page: Page, app, make
     page.get_by_role("button", name="Save password").click()
     expect(page.get_by_label("Repeat the password")).to_have_attribute("aria-invalid", "true")
     check_page(page, "password-reset-error")
+    assert blank_bands(page, "main form") == []
     page.get_by_label("New password").fill(NEW_PASSWORD)
     page.get_by_label("Repeat the password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save password").click()
@@ -147,6 +152,7 @@ def test_a_guest_claims_the_account_by_the_emailed_link_and_sees_the_hours(
     expect(page.get_by_role("heading", name="Set a password for your account")).to_be_visible()
     expect(page.get_by_text("For ana@example.com.")).to_be_visible()
     check_page(page, "claim")
+    assert blank_bands(page, "main form") == []
     page.get_by_label("New password").fill(NEW_PASSWORD)
     page.get_by_label("Repeat the password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save password").click()
@@ -173,6 +179,7 @@ def test_a_logged_in_student_buys_a_package(page: Page, app, seeded, make_user, 
     expect(page.get_by_text("Buying as Sam Student (sam@example.com).")).to_be_visible()
     expect(page.get_by_label("Email")).to_have_count(0)  # nothing to type: the account pays
     check_page(page, "checkout-logged-in")
+    assert blank_bands(page, "main form") == []
     page.get_by_role("button", name="Continue to payment").click()
     expect(page.get_by_text("Hours go to sam@example.com.")).to_be_visible()
     _pay_with_test_card(page, re.compile(r"^Pay €140\.00"))

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import LedgerEntry, User
-from tests.browser.pages import DESKTOP, PHONE, check_page
+from tests.browser.pages import DESKTOP, PHONE, blank_bands, check_page
 from tests.support import wait_for
 
 pytestmark = pytest.mark.browser
@@ -103,13 +103,7 @@ def test_guest_subscribes_claims_the_account_cancels_and_resumes(page: Page, app
 
     check_page(page, "dashboard-subscription")
     # The panel's heading sits at its top, as the other panels' do: no blank band above it.
-    gap = page.evaluate("""() => {
-        const panel = document.querySelector('section.subscription');
-        return panel.querySelector('h2').getBoundingClientRect().top
-            - panel.getBoundingClientRect().top - panel.clientTop
-            - parseFloat(getComputedStyle(panel).paddingTop);
-    }""")
-    assert gap <= 1, f"{gap}px of blank space above the subscription heading"
+    assert blank_bands(page, "section.subscription") == []
     # On a desktop the panel's buttons are as wide as their words, not the whole panel.
     page.set_viewport_size(DESKTOP)
     wide = panel.evaluate("""panel => [...panel.querySelectorAll('.button')]
