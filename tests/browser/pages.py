@@ -80,6 +80,26 @@ def small_tap_targets(page: Page) -> list[str]:
     }""", TAP_TARGET)
 
 
+def blank_bands(page: Page, selector: str) -> list[str]:
+    """Boxes matching selector with blank space inside their padding, above their first or
+    below their last visible child (a child's own margin): 'selector top|bottom: Npx'."""
+    return page.evaluate("""selector => {
+        const bands = [];
+        for (const box of document.querySelectorAll(selector)) {
+            const kids = [...box.children].filter(kid => kid.getClientRects().length > 0);
+            if (box.getClientRects().length === 0 || kids.length === 0) continue;
+            const style = getComputedStyle(box), outer = box.getBoundingClientRect();
+            const top = kids[0].getBoundingClientRect().top - outer.top
+                - parseFloat(style.borderTopWidth) - parseFloat(style.paddingTop);
+            const bottom = outer.bottom - kids[kids.length - 1].getBoundingClientRect().bottom
+                - parseFloat(style.borderBottomWidth) - parseFloat(style.paddingBottom);
+            if (top > 1) bands.push(`${selector} top: ${Math.round(top)}px`);
+            if (bottom > 1) bands.push(`${selector} bottom: ${Math.round(bottom)}px`);
+        }
+        return bands;
+    }""", selector)
+
+
 def screenshot(page: Page, name: str, size: str) -> Path:
     """Save the whole page as test-results/screenshots/<name>-<size>.png and list it."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""A guest subscribes in a real Chromium, through the real static/js/checkout.js."""
+"""A guest subscribes in a real Chromium, through the real static/js/checkout.js, then
+claims the account and cancels at the period's end and undoes it; each page is audited."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import LedgerEntry, User
+from tests.browser.pages import DESKTOP, PHONE, blank_bands, check_page
 from tests.support import wait_for
 
 pytestmark = pytest.mark.browser
@@ -64,16 +66,22 @@ def test_guest_subscribes_claims_the_account_cancels_and_resumes(page: Page, app
                                                                  live_server, mailbox):
     page.goto(live_server.url + "/")
     page.get_by_role("link", name="Subscribe to Student Subscription").click()
+    expect(page.get_by_text("Paid today, then every month until you cancel")).to_be_visible()
+    check_page(page, "checkout-subscription")
     page.get_by_label("Your name").fill("Ana Silva")
     page.get_by_label("Email").fill("ana@example.com")
     page.get_by_role("button", name="Continue to payment").click()
+    subscribe = page.get_by_role("button", name=re.compile(r"^Subscribe: pay €119\.00"))
+    expect(subscribe).to_be_enabled()
+    check_page(page, "pay-subscription")
     page.get_by_label("Card number").fill("4242 4242 4242 4242")
     page.get_by_label("Expiry").fill("12 / 34")
     page.get_by_label("CVC").fill("123")
-    page.get_by_role("button", name=re.compile(r"^Subscribe: pay €119\.00")).click()
+    subscribe.click()
 
     page.wait_for_url(re.compile(r"/checkout/complete\?payment_intent=pi_"))
     expect(page.get_by_text("Your subscription is active")).to_be_visible()
+    check_page(page, "complete-subscription")
     assert _credited_minutes(app, "ana@example.com") == 900
     # Stripe's events (the subscription activated, the invoice paid) arrive and add nothing.
     wait_for(lambda: _subscription_status(app, "ana@example.com") == ("active", False))
@@ -93,11 +101,27 @@ def test_guest_subscribes_claims_the_account_cancels_and_resumes(page: Page, app
     expect(panel).to_have_attribute("data-status", "active")
     expect(panel.get_by_text(re.compile(r"^€119\.00 on "))).to_be_visible()
 
+    check_page(page, "dashboard-subscription")
+    # The panel's heading sits at its top, as the other panels' do: no blank band above it.
+    assert blank_bands(page, "section.subscription") == []
+    # On a desktop the panel's buttons are as wide as their words, not the whole panel.
+    page.set_viewport_size(DESKTOP)
+    wide = panel.evaluate("""panel => [...panel.querySelectorAll('.button')]
+        .filter(button => button.offsetWidth > panel.clientWidth / 2)
+        .map(button => `${button.innerText}: ${button.offsetWidth}px`)""")
+    assert wide == []
+    page.set_viewport_size(PHONE)
+
     panel.get_by_role("button", name="Cancel at the end of this period").click()
+    expect(page.get_by_role("status").filter(
+        has_text="Your subscription stops at the end of this period")).to_be_visible()
     expect(panel.get_by_text(re.compile(r"^Cancelled: access stops on"))).to_be_visible()
     assert _subscription_status(app, "ana@example.com") == ("active", True)
+    check_page(page, "dashboard-subscription-cancelled")
 
     panel.get_by_role("button", name="Keep my subscription").click()
+    expect(page.get_by_role("status").filter(
+        has_text="Your subscription continues; it renews as before.")).to_be_visible()
     expect(panel.get_by_role("button", name="Cancel at the end of this period")).to_be_visible()
     expect(panel.get_by_text(re.compile("access stops"))).to_have_count(0)
     assert _subscription_status(app, "ana@example.com") == ("active", False)
