@@ -118,6 +118,7 @@ def check_page(page: Page, name: str) -> list[Violation]:
         page.set_viewport_size(viewport)
         assert horizontal_overflow(page) <= 0, f"{name} scrolls sideways at {size}"
         if size == "phone":
-            assert small_tap_targets(page) == [], f"{name}: tap targets under {TAP_TARGET}px"
+            small = small_tap_targets(page)
+            assert small == [], f"{name}: tap targets under {TAP_TARGET}px: {small}"
         screenshot(page, name, size)
     return violations
