@@ -163,3 +163,28 @@ def test_a_plan_edited_by_staff_shows_on_the_plans_page_at_once(page: Page, brow
     with app.app_context():
         plan = db.session.get(PricingPlan, seeded["Basic Package"])
         assert (plan.name, plan.price_minor) == ("Starter Package", 6900)
+
+
+STAFF_PAGES = ["Manage plans", "Subscriptions", "Expired packages", "Declined payments",
+               "Undelivered mail", "Webhook log"]
+
+
+def test_every_staff_page_is_one_tap_away_and_fits_a_phone(page: Page, app, make_user, buy,
+                                                           live_server):
+    buy("Basic Package")  # something in the webhook log and the plans' history
+    _log_in_as_staff(page, live_server.url, make_user)
+    menu = page.get_by_role("navigation", name="Staff pages")
+    for name in STAFF_PAGES:
+        box = menu.get_by_role("link", name=name, exact=True).bounding_box()
+        assert box is not None and box["height"] >= 44, (name, box)
+    for name in STAFF_PAGES:
+        page.goto(live_server.url + "/staff")
+        page.get_by_role("navigation", name="Staff pages").get_by_role(
+            "link", name=name, exact=True).click()
+        expect(page.locator("h1")).to_be_visible()
+        check_page(page, "staff-" + name)
+        assert _cells_cut_off(page) == [], name
+    # The webhook log's filters are a menu of full-size links, one per outcome.
+    filters = page.get_by_role("navigation", name="Events by outcome").get_by_role("link")
+    expect(filters).to_have_count(4)
+    expect(filters.first).to_have_attribute("aria-current", "page")
