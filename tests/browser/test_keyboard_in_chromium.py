@@ -48,7 +48,8 @@ def test_skip_link_is_the_first_tab_stop_and_moves_focus_to_the_content(
 
 
 def test_every_control_shows_a_focus_ring(page: Page, app, seeded, live_server, make_user):
-    make_user("sam@example.com")
+    student_id = make_user("sam@example.com")
+    make_user("staff@example.com", "Staff Member", staff=True)
     page.set_viewport_size(DESKTOP)
     visited = {}
     for path in ("/", f"/checkout/{seeded['Basic Package']}", "/account/login",
@@ -72,6 +73,16 @@ def test_every_control_shows_a_focus_ring(page: Page, app, seeded, live_server, 
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     snapshot(page)
     visited["dashboard"] = len(every_stop(page))
+    # Staff: the student page, with its many forms.
+    page.get_by_role("button", name="Log out").click()
+    page.goto(live_server.url + "/account/login")
+    page.get_by_label("Email").fill("staff@example.com")
+    page.get_by_label("Password").fill("violet-harbour-lantern-42")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.goto(live_server.url + f"/staff/students/{student_id}")
+    snapshot(page)
+    visited["staff student"] = len(every_stop(page))
     print("tab stops checked:", visited)
     assert all(count >= 3 for count in visited.values()), visited
 

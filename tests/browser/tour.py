@@ -32,7 +32,8 @@ def _pay(page: Page, number: str) -> None:
 
 
 def tour(page: Page, app, seeded: dict, base: str, make_user, check: Check) -> list[str]:
-    """Visit every reachable page; check(page, name) on each; return the names visited."""
+    """Visit every reachable page; check(page, name) on each; return the names visited.
+    `seeded` are the default plans with their Stripe Prices (the `synced` fixture)."""
     make_user("sam@example.com", "Sam Student")
     make_user("staff@example.com", "Staff Member", staff=True)
     visited: list[str] = []
@@ -52,7 +53,6 @@ def tour(page: Page, app, seeded: dict, base: str, make_user, check: Check) -> l
     page.get_by_role("button", name="Continue to payment").click()
     expect(page.locator(".field-error").first).to_be_visible()
     here("checkout with errors")
-    visit(f"/checkout/{seeded['Monthly Unlimited']}", "checkout, plan not available")
     page.goto(base + f"/checkout/{seeded['Basic Package']}")
     page.get_by_label("Your name").fill("Sam Student")
     page.get_by_label("Email").fill("sam@example.com")
@@ -84,9 +84,22 @@ def tour(page: Page, app, seeded: dict, base: str, make_user, check: Check) -> l
     visit("/account/password/forgot", "forgot password")
     visit("/no-such-page", "not found")
 
-    # A student with hours.
+    # A student with hours, who then subscribes.
     _log_in(page, base, "sam@example.com")
     here("dashboard")
+    visit(f"/checkout/{seeded['Student Subscription']}", "checkout, subscription")
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(page.get_by_role("button", name=re.compile("^Subscribe: pay"))).to_be_enabled()
+    here("pay, subscription")
+    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_label("Expiry").fill("12 / 34")
+    page.get_by_label("CVC").fill("123")
+    page.get_by_role("button", name=re.compile("^Subscribe: pay")).click()
+    page.wait_for_url(re.compile(r"/checkout/complete"))
+    expect(page.get_by_text("Your subscription is active")).to_be_visible()
+    here("complete, subscription")
+    visit("/account", "dashboard with a subscription")
+    expect(page.get_by_role("heading", name="Your subscription")).to_be_visible()
     visit("/account/purchases", "purchases")
     with app.app_context():
         purchase_id = db.session.scalars(db.select(Purchase.id).join(
