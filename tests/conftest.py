@@ -89,6 +89,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 # --- Stripe -------------------------------------------------------------------------------
 
+@pytest.fixture
+def closed_port():
+    """A loopback address where nothing listens: connecting is refused at once."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: the port stays ours and closed
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
 @pytest.fixture(scope="session")
 def stripe_emulator():
     """One emulator process for the whole run, reset before each test that uses the app."""

@@ -252,3 +252,16 @@ def post_webhooks_at_once(server_url: str, deliveries: list[tuple[bytes, dict]])
     return all_at_once(lambda delivery: requests.post(
         server_url + WEBHOOK_PATH, data=delivery[0], headers=delivery[1], timeout=60
     ).status_code, deliveries)
+
+
+def credited_minutes(app, email: str) -> int:
+    """The minutes the ledger holds for the account of this email (0 when there is none)."""
+    from storefront.extensions import db
+    from storefront.models import LedgerEntry, User
+
+    with app.app_context():
+        user = db.session.scalars(db.select(User).where(User.email == email)).first()
+        if user is None:
+            return 0
+        return sum(db.session.scalars(
+            db.select(LedgerEntry.minutes).where(LedgerEntry.student_id == user.id)))

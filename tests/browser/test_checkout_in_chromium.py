@@ -9,20 +9,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
-from storefront.models import LedgerEntry, User
 from tests.browser.pages import DESKTOP, PHONE, blank_bands, check_page
-from tests.support import wait_for
+from tests.support import credited_minutes, wait_for
 
 pytestmark = pytest.mark.browser
-
-
-def _credited_minutes(app, email: str) -> int:
-    with app.app_context():
-        user = db.session.scalars(db.select(User).where(User.email == email)).first()
-        if user is None:
-            return 0
-        return sum(db.session.scalars(
-            db.select(LedgerEntry.minutes).where(LedgerEntry.student_id == user.id)))
 
 
 def _choose_basic_package_as_guest(page: Page, base_url: str, audit: bool = False) -> None:
@@ -89,10 +79,10 @@ def test_guest_buys_a_package_with_the_test_card(page: Page, app, seeded, live_s
     expect(page.get_by_text("5 hours")).to_be_visible()
     check_page(page, "complete")
     assert len(confirmations) == 1
-    assert _credited_minutes(app, "ana@example.com") == 300
+    assert credited_minutes(app, "ana@example.com") == 300
     # The emulator's webhook arrives too, and credits nothing more.
     wait_for(lambda: _webhook_seen(app))
-    assert _credited_minutes(app, "ana@example.com") == 300
+    assert credited_minutes(app, "ana@example.com") == 300
 
 
 def _webhook_seen(app) -> bool:
@@ -113,10 +103,10 @@ def test_declined_card_shows_the_decline_and_allows_a_retry(page: Page, app, see
     expect(message).to_contain_text(re.compile("declined", re.IGNORECASE))
     expect(page).to_have_url(re.compile(r"/checkout/purchase/\d+/pay$"))
     check_page(page, "pay-declined")
-    assert _credited_minutes(app, "ana@example.com") == 0
+    assert credited_minutes(app, "ana@example.com") == 0
 
     _enter_card(page, "4242 4242 4242 4242")
     expect(message).to_be_hidden()
     page.get_by_role("button", name=re.compile("^Pay")).click()
     expect(page.locator("main")).to_have_attribute("data-payment-status", "succeeded")
-    assert _credited_minutes(app, "ana@example.com") == 300
+    assert credited_minutes(app, "ana@example.com") == 300

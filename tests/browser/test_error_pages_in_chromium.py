@@ -5,7 +5,6 @@ photographed at phone and desktop size."""
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -18,14 +17,6 @@ from tests.support import LiveServer
 pytestmark = pytest.mark.browser
 
 UNREACHABLE = "We could not reach the payment service"
-
-
-@pytest.fixture
-def closed_port():
-    """A loopback address where nothing listens: connecting is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))  # bound, never listening: the port stays ours and closed
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def _rows(app) -> tuple[list[tuple[int, str]], list[str], int]:

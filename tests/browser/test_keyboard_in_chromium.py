@@ -8,21 +8,11 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from storefront.extensions import db
-from storefront.models import LedgerEntry, User
 from tests.browser.keyboard import every_stop, focused, press, snapshot, tab_to
 from tests.browser.pages import DESKTOP, PHONE
+from tests.support import credited_minutes
 
 pytestmark = pytest.mark.browser
-
-
-def _credited_minutes(app, email: str) -> int:
-    with app.app_context():
-        user = db.session.scalars(db.select(User).where(User.email == email)).first()
-        if user is None:
-            return 0
-        return sum(db.session.scalars(
-            db.select(LedgerEntry.minutes).where(LedgerEntry.student_id == user.id)))
 
 
 def _main_has_focus(page: Page) -> bool:
@@ -127,7 +117,7 @@ def test_guest_buys_a_package_with_the_keyboard_alone(page: Page, app, seeded, l
     page.wait_for_url(re.compile(r"/checkout/complete\?payment_intent=pi_"))
     expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
     expect(page.locator("main")).to_have_attribute("data-purchase-status", "completed")
-    assert _credited_minutes(app, "ana@example.com") == 300
+    assert credited_minutes(app, "ana@example.com") == 300
     # The complete page is usable from the keyboard too: its first stop shows a ring.
     snapshot(page)
     assert focused(page) is None

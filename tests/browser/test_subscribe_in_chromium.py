@@ -9,20 +9,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
-from storefront.models import LedgerEntry, User
+from storefront.models import User
 from tests.browser.pages import DESKTOP, PHONE, blank_bands, check_page
-from tests.support import wait_for
+from tests.support import credited_minutes, wait_for
 
 pytestmark = pytest.mark.browser
-
-
-def _credited_minutes(app, email: str) -> int:
-    with app.app_context():
-        user = db.session.scalars(db.select(User).where(User.email == email)).first()
-        if user is None:
-            return 0
-        return sum(db.session.scalars(
-            db.select(LedgerEntry.minutes).where(LedgerEntry.student_id == user.id)))
 
 
 def test_guest_subscribes_with_the_test_card_after_a_decline(page: Page, app, synced,
@@ -48,7 +39,7 @@ def test_guest_subscribes_with_the_test_card_after_a_decline(page: Page, app, sy
     page.wait_for_url(re.compile(r"/checkout/complete\?payment_intent=pi_"))
     expect(page.locator("main")).to_have_attribute("data-purchase-status", "completed")
     expect(page.get_by_text("Your subscription is active")).to_be_visible()
-    assert _credited_minutes(app, "ana@example.com") == 900
+    assert credited_minutes(app, "ana@example.com") == 900
 
 
 def _subscription_status(app, email: str) -> tuple[str, bool] | None:
@@ -82,10 +73,10 @@ def test_guest_subscribes_claims_the_account_cancels_and_resumes(page: Page, app
     page.wait_for_url(re.compile(r"/checkout/complete\?payment_intent=pi_"))
     expect(page.get_by_text("Your subscription is active")).to_be_visible()
     check_page(page, "complete-subscription")
-    assert _credited_minutes(app, "ana@example.com") == 900
+    assert credited_minutes(app, "ana@example.com") == 900
     # Stripe's events (the subscription activated, the invoice paid) arrive and add nothing.
     wait_for(lambda: _subscription_status(app, "ana@example.com") == ("active", False))
-    assert _credited_minutes(app, "ana@example.com") == 900
+    assert credited_minutes(app, "ana@example.com") == 900
 
     # The guest's email becomes an account: the claim link sets its password.
     wait_for(lambda: mailbox.deliver() or mailbox.to("ana@example.com"))
@@ -127,4 +118,4 @@ def test_guest_subscribes_claims_the_account_cancels_and_resumes(page: Page, app
     assert _subscription_status(app, "ana@example.com") == ("active", False)
     # The emulator's own update events, late or not, leave it resumed.
     wait_for(lambda: _subscription_status(app, "ana@example.com") == ("active", False))
-    assert _credited_minutes(app, "ana@example.com") == 900
+    assert credited_minutes(app, "ana@example.com") == 900

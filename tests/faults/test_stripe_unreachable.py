@@ -17,14 +17,6 @@ UNREACHABLE = "We could not reach the payment service"
 
 
 @pytest.fixture
-def closed_port():
-    """A loopback address where nothing listens: connecting is refused at once."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))  # bound, never listening: the port stays ours and closed
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-
-@pytest.fixture
 def silent_port():
     """A loopback address that accepts connections and never answers."""
     with socket.socket() as sock:
