@@ -3,8 +3,9 @@ purchase's new state and the student's email in one statement on PostgreSQL (a c
 data-modifying CTEs), and in a few Core statements on SQLite, with no ORM flush either way.
 
 The caller holds the purchase's row lock (SELECT … FOR UPDATE), so no other transaction
-credits the same purchase meanwhile; the lot's unique purchase_id makes a second credit of
-the same payment a no-op all the same (then only the purchase's state is written).
+credits the same purchase meanwhile; a lot already there for the purchase makes the credit a
+no-op all the same (then only the purchase's state is written), and the lots' unique
+purchase_id backs that up.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Integer, exists, insert, literal, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -84,35 +84,52 @@ def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping
     return True
 
 
+def _new_lot(lot: dict[str, Any]):
+    """INSERT the lot unless the purchase has one (lots.purchase_id is unique as well)."""
+    return insert(Lot).from_select(
+        list(lot), select(*(_typed(value, Lot.__table__.c[name]) for name, value in lot.items()))
+        .where(~exists().where(Lot.purchase_id == lot["purchase_id"]))).returning(Lot.id)
+
+
+def _raise_balance(student_id: int, minutes: int, now: datetime):
+    return (update(Balance).where(Balance.student_id == student_id)
+            .values(available_minutes=Balance.available_minutes + minutes, updated_at=now))
+
+
+def _open_balance(student_id: int, minutes: int, now: datetime, *conditions):
+    return insert(Balance).from_select(
+        ["student_id", "available_minutes", "updated_at"],
+        select(literal(student_id, Integer()), literal(minutes, Integer()),
+               literal(now, UTCDateTime()))
+        .where(~exists().where(Balance.student_id == student_id), *conditions))
+
+
 def _credit_in_one_statement(lot: dict[str, Any], entry: dict[str, Any], move,
                              mail_row: dict[str, Any] | None) -> int | None:
     """PostgreSQL: every write in one round trip. Each step after the lot selects from the
-    step before, so nothing is credited or mailed when the lot already existed."""
-    new_lot = (postgresql.insert(Lot).values(**lot)
-               .on_conflict_do_nothing(index_elements=["purchase_id"])
-               .returning(Lot.id).cte("new_lot"))
-    entry_columns = ["lot_id", *entry]
-    new_entry = (postgresql.insert(LedgerEntry).from_select(
-        entry_columns,
+    step before, so nothing is credited or mailed when the lot already existed. (Generic
+    Core constructs rather than the dialect's ON CONFLICT, which SQLAlchemy 2.0 compiles
+    afresh for every execution.)"""
+    new_lot = _new_lot(lot).cte("new_lot")
+    new_entry = (insert(LedgerEntry).from_select(
+        ["lot_id", *entry],
         select(new_lot.c.id, *(_typed(value, LedgerEntry.__table__.c[name])
                                for name, value in entry.items())))
         .returning(LedgerEntry.id).cte("new_entry"))
-    balances = postgresql.insert(Balance)
-    added = (balances.from_select(
-        ["student_id", "available_minutes", "updated_at"],
-        select(literal(lot["student_id"], Integer()), literal(lot["minutes_granted"], Integer()),
-               literal(entry["created_at"], UTCDateTime())).select_from(new_entry))
-        .on_conflict_do_update(index_elements=["student_id"], set_={
-            "available_minutes": Balance.available_minutes + balances.excluded.available_minutes,
-            "updated_at": balances.excluded.updated_at})
-        .returning(Balance.student_id).cte("added_balance"))
-    ctes = [new_entry, added, move.returning(Purchase.id).cte("moved_purchase")]
+    credited = exists().select_from(new_entry)
+    student_id, minutes, now = lot["student_id"], lot["minutes_granted"], entry["created_at"]
+    # The balance row is raised when it exists and opened when it does not: one of the two.
+    raised = (_raise_balance(student_id, minutes, now).where(credited)
+              .returning(Balance.student_id).cte("raised_balance"))
+    opened = (_open_balance(student_id, minutes, now, credited)
+              .returning(Balance.student_id).cte("opened_balance"))
+    ctes = [new_entry, raised, opened, move.returning(Purchase.id).cte("moved_purchase")]
     if mail_row is not None:
         columns = OutgoingMail.__table__.c
-        ctes.append(postgresql.insert(OutgoingMail).from_select(
+        ctes.append(insert(OutgoingMail).from_select(
             list(mail_row),
             select(*(_typed(value, columns[name]) for name, value in mail_row.items()))
-            .select_from(new_entry))
+            .where(credited))
             .returning(OutgoingMail.id).cte("queued_mail"))
     statement = select(new_lot.c.id).add_cte(*ctes)
     return db.session.execute(statement).scalar_one_or_none()
@@ -122,22 +139,13 @@ def _credit_statement_by_statement(lot: dict[str, Any], entry: dict[str, Any], m
                                    mail_row: dict[str, Any] | None) -> int | None:
     """SQLite (no data-modifying CTEs): the same writes one after another, under the
     database's write lock that every transaction takes at BEGIN."""
-    lot_id = db.session.execute(
-        sqlite.insert(Lot).values(**lot).on_conflict_do_nothing(index_elements=["purchase_id"])
-        .returning(Lot.id)).scalar_one_or_none()
+    lot_id = db.session.execute(_new_lot(lot)).scalar_one_or_none()
     if lot_id is not None:
-        db.session.execute(sqlite.insert(LedgerEntry).values(lot_id=lot_id, **entry))
-        balances = sqlite.insert(Balance)
-        db.session.execute(
-            balances.values(student_id=lot["student_id"],
-                            available_minutes=lot["minutes_granted"],
-                            updated_at=entry["created_at"])
-            .on_conflict_do_update(index_elements=["student_id"], set_={
-                "available_minutes": Balance.available_minutes
-                + balances.excluded.available_minutes,
-                "updated_at": balances.excluded.updated_at}))
+        db.session.execute(insert(LedgerEntry).values(lot_id=lot_id, **entry))
+        student_id, minutes, now = lot["student_id"], lot["minutes_granted"], entry["created_at"]
+        if db.session.execute(_raise_balance(student_id, minutes, now)).rowcount == 0:
+            db.session.execute(_open_balance(student_id, minutes, now))
         if mail_row is not None:
-            db.session.execute(sqlite.insert(OutgoingMail).values(**mail_row))
+            db.session.execute(insert(OutgoingMail).values(**mail_row))
     db.session.execute(move)
     return lot_id
-
