@@ -3,9 +3,9 @@ purchase's new state and the student's email in one statement on PostgreSQL (a c
 data-modifying CTEs), and in a few Core statements on SQLite, with no ORM flush either way.
 
 The caller holds the purchase's row lock (SELECT … FOR UPDATE), so no other transaction
-credits the same purchase meanwhile; a lot already there for the purchase makes the credit a
-no-op all the same (then only the purchase's state is written), and the lots' unique
-purchase_id backs that up.
+credits the same purchase meanwhile; the payment's credit entry already there (its
+idempotency key) makes the credit a no-op all the same, and then only the purchase's state
+is written.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from storefront.extensions import db
-from storefront.ledger.entries import credit_key, lot_expiry
-from storefront.models import Balance, EntryKind, LedgerEntry, Lot, OutgoingMail, Purchase
+from storefront.ledger.entries import credit_entry_values, credit_key, lot_expiry
+from storefront.models import Balance, LedgerEntry, Lot, OutgoingMail, Purchase
 from storefront.models.base import UTCDateTime, utcnow
 
 log = logging.getLogger(__name__)
@@ -33,27 +33,14 @@ def _typed(value: Any, column) -> Any:
     return literal(value, column.type)
 
 
-def _entry_values(purchase: Purchase, key: str) -> dict[str, Any]:
-    return {
-        "student_id": purchase.student_id,
-        "kind": EntryKind.PURCHASE_CREDIT.value,
-        "minutes": purchase.minutes,
-        "reference": (purchase.payment_intent_id
-                      or (purchase.stripe_invoice_id and f"invoice:{purchase.stripe_invoice_id}")
-                      or f"purchase:{purchase.id}"),
-        "idempotency_key": key,
-        "note": f"{purchase.plan_name} (purchase {purchase.id})",
-    }
-
-
 def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping[str, Any],
                          mail: MailRow | None = None) -> bool:
     """Write `changes` (and paid_at, the hours' expiry) to the locked purchase and credit its
     minutes as a lot with its entry, the balance and the email `mail` renders, together.
 
-    True when credited now; False when this payment's lot existed already (the purchase's
-    state is written all the same, and no email queued). The purchase object is updated in
-    place, without a flush.
+    True when credited now; False when this payment's credit existed already (the
+    purchase's state is written all the same, and no email queued). The purchase object is
+    updated in place, without a flush.
     """
     now = utcnow()
     expires_at = lot_expiry(paid_at, purchase.validity_days)
@@ -65,7 +52,7 @@ def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping
     lot = {"student_id": purchase.student_id, "purchase_id": purchase.id,
            "minutes_granted": purchase.minutes, "minutes_remaining": purchase.minutes,
            "minutes_on_hold": 0, "expires_at": expires_at, "created_at": now}
-    entry = {**_entry_values(purchase, key), "created_at": now}
+    entry = {**credit_entry_values(purchase, key), "created_at": now}
     move = (update(Purchase).where(Purchase.id == purchase.id).values(**values)
             .execution_options(synchronize_session=False))
     if db.session.get_bind().dialect.name == "postgresql":
@@ -84,11 +71,14 @@ def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping
     return True
 
 
-def _new_lot(lot: dict[str, Any]):
-    """INSERT the lot unless the purchase has one (lots.purchase_id is unique as well)."""
+def _new_lot(lot: dict[str, Any], key: str):
+    """INSERT the lot unless the payment's credit entry exists. A lot of the purchase
+    without that entry is damaged data: the lots' unique purchase_id then fails the
+    statement, and the whole transaction with it, rather than completing the purchase
+    without its hours."""
     return insert(Lot).from_select(
         list(lot), select(*(_typed(value, Lot.__table__.c[name]) for name, value in lot.items()))
-        .where(~exists().where(Lot.purchase_id == lot["purchase_id"]))).returning(Lot.id)
+        .where(~exists().where(LedgerEntry.idempotency_key == key))).returning(Lot.id)
 
 
 def _raise_balance(student_id: int, minutes: int, now: datetime):
@@ -110,7 +100,7 @@ def _credit_in_one_statement(lot: dict[str, Any], entry: dict[str, Any], move,
     step before, so nothing is credited or mailed when the lot already existed. (Generic
     Core constructs rather than the dialect's ON CONFLICT, which SQLAlchemy 2.0 compiles
     afresh for every execution.)"""
-    new_lot = _new_lot(lot).cte("new_lot")
+    new_lot = _new_lot(lot, entry["idempotency_key"]).cte("new_lot")
     new_entry = (insert(LedgerEntry).from_select(
         ["lot_id", *entry],
         select(new_lot.c.id, *(_typed(value, LedgerEntry.__table__.c[name])
@@ -139,7 +129,8 @@ def _credit_statement_by_statement(lot: dict[str, Any], entry: dict[str, Any], m
                                    mail_row: dict[str, Any] | None) -> int | None:
     """SQLite (no data-modifying CTEs): the same writes one after another, under the
     database's write lock that every transaction takes at BEGIN."""
-    lot_id = db.session.execute(_new_lot(lot)).scalar_one_or_none()
+    lot_id = db.session.execute(
+        _new_lot(lot, entry["idempotency_key"])).scalar_one_or_none()
     if lot_id is not None:
         db.session.execute(insert(LedgerEntry).values(lot_id=lot_id, **entry))
         student_id, minutes, now = lot["student_id"], lot["minutes_granted"], entry["created_at"]
