@@ -77,7 +77,7 @@ def register_extensions(app: Flask) -> None:
     from storefront import models  # noqa: F401  (tables must be known to Migrate)
     from storefront.account.login import configure_login
     from storefront.catalog.services import watch_plan_changes
-    from storefront.database import configure_sqlite
+    from storefront.database import configure_pings, configure_sqlite
     from storefront.extensions import cache, csrf, db, limiter, migrate
 
     db.init_app(app)
@@ -90,6 +90,7 @@ def register_extensions(app: Flask) -> None:
     cache.init_app(app)
     configure_login(app)
     configure_sqlite(app)
+    configure_pings(app)
     watch_plan_changes()
 
 

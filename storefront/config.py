@@ -78,7 +78,9 @@ class Config:
             "TESTING": cls.TESTING,
             "SECRET_KEY": _env("SECRET_KEY", cls.DEFAULT_SECRET_KEY),
             "SQLALCHEMY_DATABASE_URI": _database_url(_env("DATABASE_URL")),
-            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            # A pooled connection idle this long is pinged before use (storefront/database.py).
+            "DATABASE_PING_AFTER_IDLE_SECONDS": float(
+                _env("DATABASE_PING_AFTER_IDLE_SECONDS", "1")),
             "STRIPE_SECRET_KEY": secret_key,
             "STRIPE_PUBLISHABLE_KEY": publishable_key,
             "STRIPE_WEBHOOK_SECRET": _env("STRIPE_WEBHOOK_SECRET"),

@@ -31,14 +31,20 @@ class MailNotSent(Exception):
         self.server_unreachable = server_unreachable
 
 
+def outbox_row(to: str, template: str, **context) -> dict[str, object]:
+    """Render templates/mail/<template>.txt (first line: subject) as the values of a new
+    outbox row (for a caller that writes the row in its own statement)."""
+    text = render_template(f"mail/{template}.txt", **context)
+    subject, _, body = text.partition("\n")
+    now = utcnow()
+    return {"to_address": to, "subject": subject.strip(), "body": body.strip() + "\n",
+            "template": template, "created_at": now, "attempts": 0, "next_attempt_at": now}
+
+
 def queue_mail(to: str, template: str, **context) -> None:
     """Render templates/mail/<template>.txt (first line: subject) into the outbox; it is sent
     after the current transaction commits, and never if it rolls back."""
-    text = render_template(f"mail/{template}.txt", **context)
-    subject, _, body = text.partition("\n")
-    db.session.add(OutgoingMail(to_address=to, subject=subject.strip(),
-                                body=body.strip() + "\n", template=template,
-                                next_attempt_at=utcnow()))
+    db.session.add(OutgoingMail(**outbox_row(to, template, **context)))
 
 
 def build_message(to: str, subject: str, body: str) -> EmailMessage:

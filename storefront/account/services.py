@@ -28,8 +28,8 @@ from storefront.account.tokens import (
     read_token,
 )
 from storefront.extensions import db
-from storefront.mail import queue_mail
-from storefront.models import PendingRegistration, Purchase, User
+from storefront.mail import outbox_row, queue_mail
+from storefront.models import OutgoingMail, PendingRegistration, Purchase, User
 from storefront.models.base import utcnow
 from storefront.web import absolute_url
 
@@ -158,12 +158,17 @@ def request_password_reset(email: str) -> None:
         queue_mail(email, "reset", user=user, link=password_link("reset", user))
 
 
-def purchase_credited(purchase: Purchase) -> None:
-    """Tell the student their hours arrived; a guest also gets the link to claim the account."""
+def purchase_credited_mail(purchase: Purchase) -> dict[str, object]:
+    """The outbox row telling the student their hours arrived (a guest's also carries the
+    link to claim the account), for the caller to write with the credit."""
     student = purchase.student
     if student.is_guest:
-        queue_mail(student.email, "claim", user=student, purchase=purchase,
-                   link=password_link("claim", student))
-    else:
-        queue_mail(student.email, "hours_added", user=student, purchase=purchase,
-                   link=absolute_url("account.dashboard"))
+        return outbox_row(student.email, "claim", user=student, purchase=purchase,
+                          link=password_link("claim", student))
+    return outbox_row(student.email, "hours_added", user=student, purchase=purchase,
+                      link=absolute_url("account.dashboard"))
+
+
+def purchase_credited(purchase: Purchase) -> None:
+    """Tell the student their hours arrived; a guest also gets the link to claim the account."""
+    db.session.add(OutgoingMail(**purchase_credited_mail(purchase)))

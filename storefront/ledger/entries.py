@@ -61,6 +61,20 @@ def credit_key(purchase: Purchase) -> str:
     return f"purchase_credit:{purchase.payment_intent_id}"
 
 
+def credit_entry_values(purchase: Purchase, key: str) -> dict[str, object]:
+    """The columns of the purchase's credit entry (its lot aside)."""
+    return {
+        "student_id": purchase.student_id,
+        "kind": EntryKind.PURCHASE_CREDIT.value,
+        "minutes": purchase.minutes,
+        "reference": (purchase.payment_intent_id
+                      or (purchase.stripe_invoice_id and f"invoice:{purchase.stripe_invoice_id}")
+                      or f"purchase:{purchase.id}"),
+        "idempotency_key": key,
+        "note": f"{purchase.plan_name} (purchase {purchase.id})",
+    }
+
+
 def _lock_balance_for_credit(student_id: int, key: str) -> tuple[Balance, int | None]:
     """lock_balance, and the lot already credited under `key` if any, in one statement.
 
@@ -106,19 +120,7 @@ def credit_purchase(purchase: Purchase, paid_at: datetime,
         expires_at=expires_at,
     )
     db.session.add(lot)
-    db.session.add(
-        LedgerEntry(
-            student_id=purchase.student_id,
-            lot=lot,
-            kind=EntryKind.PURCHASE_CREDIT.value,
-            minutes=purchase.minutes,
-            reference=(purchase.payment_intent_id
-                       or (purchase.stripe_invoice_id and f"invoice:{purchase.stripe_invoice_id}")
-                       or f"purchase:{purchase.id}"),
-            idempotency_key=key,
-            note=f"{purchase.plan_name} (purchase {purchase.id})",
-        )
-    )
+    db.session.add(LedgerEntry(lot=lot, **credit_entry_values(purchase, key)))
     balance.available_minutes += purchase.minutes
     purchase.expires_at = expires_at  # the ledger dates the hours
     db.session.flush()

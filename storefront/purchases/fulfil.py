@@ -10,9 +10,9 @@ import enum
 import logging
 from datetime import datetime
 
-from storefront import ledger
-from storefront.account.services import purchase_credited
+from storefront.account.services import purchase_credited_mail
 from storefront.extensions import db
+from storefront.ledger.credit import credit_paid_purchase
 from storefront.models import Purchase, PurchaseStatus
 from storefront.models.base import utcnow
 from storefront.payments.gateway import PaymentIntentInfo
@@ -93,11 +93,11 @@ def fulfil_purchase(
             )
             return FulfilOutcome.MISMATCH, purchase
         paid_at = min(paid_at or utcnow(), utcnow())
-        purchase.paid_at = paid_at
-        purchase.status = target.value
-        purchase.failure_message = None
-        ledger.credit_purchase(purchase, paid_at)  # dates the hours: purchase.expires_at
-        purchase_credited(purchase)
+        # The purchase completed, its hours (dated from paid_at), the balance and the email,
+        # written together: one statement on PostgreSQL.
+        credit_paid_purchase(purchase, paid_at,
+                             {"status": target.value, "failure_message": None},
+                             mail=purchase_credited_mail)
         return FulfilOutcome.CREDITED, purchase
 
     purchase.status = target.value

@@ -6,13 +6,12 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, select, text, update
 
 from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.models import WebhookEvent, WebhookOutcome
-from storefront.models.base import utcnow
+from storefront.models.base import UTCDateTime, utcnow
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 from storefront.payments.gateway import StripeEvent
@@ -115,20 +114,30 @@ def already_received(event_id: str) -> bool:
     ) is not None
 
 
-def _insert_event(event: StripeEvent, payload: bytes, **outcome) -> int | None:
+# Written out rather than built with the dialects' insert().on_conflict_do_nothing(), which
+# SQLAlchemy 2.0 compiles afresh for every execution: this is the whole of a repeated event's
+# work. PostgreSQL and SQLite (3.35+) read it alike.
+_INSERT_EVENT = text(
+    "INSERT INTO webhook_events (stripe_event_id, type, payload, received_at, processed_at,"
+    " outcome, detail)"
+    " VALUES (:stripe_event_id, :type, :payload, :received_at, :processed_at, :outcome, :detail)"
+    " ON CONFLICT (stripe_event_id) DO NOTHING RETURNING id"
+).bindparams(bindparam("received_at", type_=UTCDateTime()),
+             bindparam("processed_at", type_=UTCDateTime()))
+
+
+def _insert_event(event: StripeEvent, payload: bytes, outcome: str | None = None,
+                  detail: str | None = None, processed_at: datetime | None = None) -> int | None:
     """Insert the event's row unless its id is recorded already: the new row's id, or None.
 
     One statement. A concurrent delivery of the same id waits on the unique index until
     the first one's transaction ends, then finds the row (or inserts it, if that rolled back).
     """
-    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql"
-              else sqlite.insert)
-    now = utcnow()
-    statement = insert(WebhookEvent).values(
-        stripe_event_id=event.id, type=event.type, payload=payload.decode("utf-8"),
-        received_at=now, **outcome,
-    ).on_conflict_do_nothing(index_elements=["stripe_event_id"]).returning(WebhookEvent.id)
-    return db.session.execute(statement).scalar_one_or_none()
+    return db.session.execute(_INSERT_EVENT, {
+        "stripe_event_id": event.id, "type": event.type, "payload": payload.decode("utf-8"),
+        "received_at": utcnow(), "processed_at": processed_at, "outcome": outcome,
+        "detail": detail,
+    }).scalar_one_or_none()
 
 
 class EventRefused(Exception):

@@ -12,10 +12,11 @@ from storefront.ledger import verify_ledger
 from storefront.models import LedgerEntry, OutgoingMail, Purchase, WebhookEvent
 from tests.support import deliver
 
-# Record the event, lock the purchase (with its student), check the payment's credit key,
-# insert the lot and its entry, add to the balance, mark the purchase paid, queue the
-# email, and note the event's outcome.
-PAID_PACKAGE_STATEMENTS = 9
+# Record the event, lock the purchase (with its student), credit it and note the event's
+# outcome. On PostgreSQL the credit is one statement (the lot and its entry, the balance,
+# the purchase marked paid, the email queued); SQLite, without data-modifying CTEs, sends
+# those five one by one.
+PAID_PACKAGE_STATEMENTS = {"postgresql": 4, "sqlite": 8}
 
 
 @contextlib.contextmanager
@@ -56,7 +57,9 @@ def test_a_paid_package_is_credited_in_a_handful_of_statements(app, client, paid
         response = deliver(client, "payment_intent.succeeded", intent, event_id="evt_paid")
     assert (response.status_code, response.get_data(as_text=True)) == (200, "OK")
     assert what_the_student_has(app, transaction_id) == ("completed", 300, 1, 1)
-    assert len(sent) <= PAID_PACKAGE_STATEMENTS, "\n".join(sent)
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    assert len(sent) <= PAID_PACKAGE_STATEMENTS[dialect], "\n".join(sent)
 
 
 def test_a_repeated_event_is_answered_in_one_statement_and_changes_nothing(app, client, paid):

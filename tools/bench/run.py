@@ -21,6 +21,20 @@ from tools.bench.wrk import run_wrk, wrk_binary
 MEMORY_WARM = 200
 MEMORY_TOTAL = int(os.environ.get("BENCH_MEMORY_REQUESTS", "20000"))
 BIG_ENTRIES, SMALL_ENTRIES, TOTAL_ENTRIES = 100_000, 10, 1_000_000
+# The figure keys BENCH_ONLY may name (the table's rows, in groups).
+FIGURES = ("pages", "webhooks", "ledger", "checkout", "memory")
+
+
+def selected_figures(value: str | None) -> frozenset[str]:
+    """The figures BENCH_ONLY names (a comma list of FIGURES); every figure when unset."""
+    if not value or not value.strip():
+        return frozenset(FIGURES)
+    chosen = {key.strip() for key in value.split(",") if key.strip()}
+    unknown = chosen - set(FIGURES)
+    if unknown:
+        raise BenchError(f"BENCH_ONLY: unknown figure {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(FIGURES)})")
+    return frozenset(chosen)
 
 
 def note(message: str) -> None:
@@ -41,24 +55,27 @@ def _checkout_env(stack: Stack, emulator_url: str) -> dict[str, str]:
     return env
 
 
-def _start(stack: Stack) -> dict[str, Any]:
+def _start(stack: Stack, only: frozenset[str]) -> dict[str, Any]:
     note(f"starting PostgreSQL, Redis, SMTP sink, Stripe emulator in {stack.workdir}")
     database_url = stack.start_postgres()
     redis_url = stack.start_redis()
     stack.start_smtp_sink()
-    emulator_url = stack.start_emulator()
+    emulator_url = stack.start_emulator() if "checkout" in only else ""
     stack.production_env(database_url, redis_url)
     stack.flask("db", "upgrade")
     stack.flask("seed-plans")
-    note(f"seeding the ledger: {TOTAL_ENTRIES:,} entries, one student with {BIG_ENTRIES:,}")
-    counts = seed.seed_ledger_scale(database_url, big_entries=BIG_ENTRIES,
-                                    small_entries=SMALL_ENTRIES, total_entries=TOTAL_ENTRIES)
-    note(f"seeded {counts}")
+    counts = {"entries": 0, "big": 0, "small": 0}
+    if {"ledger", "memory"} & only:  # the memory figure's mix reads the small student's pages
+        note(f"seeding the ledger: {TOTAL_ENTRIES:,} entries, one student with {BIG_ENTRIES:,}")
+        counts = seed.seed_ledger_scale(database_url, big_entries=BIG_ENTRIES,
+                                        small_entries=SMALL_ENTRIES, total_entries=TOTAL_ENTRIES)
+        note(f"seeded {counts}")
     ports = stack.ports
     app = stack.start_gunicorn("app", "tools.bench.bench_wsgi:app", ports.app)
     hello = stack.start_gunicorn("hello", "tools.bench.hello:app", ports.hello, probe="/")
-    checkout = stack.start_gunicorn("checkout", "wsgi:app", ports.checkout,
-                                    env=_checkout_env(stack, emulator_url))
+    checkout = (stack.start_gunicorn("checkout", "wsgi:app", ports.checkout,
+                                     env=_checkout_env(stack, emulator_url))
+                if "checkout" in only else None)
     stack.start_mail_worker()
     with seed.connect(database_url) as conn:
         plan_id, amount = seed.package_plan(conn)
@@ -78,14 +95,17 @@ def _memory(s: dict[str, Any], cookie: str, workdir) -> tuple[dict, dict]:
 
 
 def measure(stack: Stack, rounds: int, duration: float, max_rate: int,
-            slow_requests: int) -> dict[str, Any]:
-    """Start everything, then every figure in `rounds` alternating rounds."""
-    s = _start(stack)
+            slow_requests: int, only: frozenset[str] = frozenset(FIGURES)) -> dict[str, Any]:
+    """Start everything, then every figure (or those in `only`) in `rounds` alternating
+    rounds."""
+    s = _start(stack, only)
+    s["only"] = only
     app, hello = s["app"], s["hello"]
-    cookies = {name: seed.login_cookie(app.url, f"ledger-{name}@example.com")
-               for name in ("big", "small")}
-    note(f"memory: {MEMORY_TOTAL:,} mixed requests")
-    s["memory"] = _memory(s, cookies["small"], stack.workdir)
+    cookies = ({name: seed.login_cookie(app.url, f"ledger-{name}@example.com")
+                for name in ("big", "small")} if {"ledger", "memory"} & only else {})
+    if "memory" in only:
+        note(f"memory: {MEMORY_TOTAL:,} mixed requests")
+        s["memory"] = _memory(s, cookies["small"], stack.workdir)
     note("warming up")
     for server, path in ((hello, "/"), (app, "/healthz"), (app, "/"),
                          (app, pages.PRICING_PATH)):
@@ -93,21 +113,30 @@ def measure(stack: Stack, rounds: int, duration: float, max_rate: int,
     etag = pages.etag_of(app)
     s["etag"] = etag if etag and pages.revalidates(app, etag) else None
     s["etag_note"] = "no ETag" if not etag else ("ETag not revalidated" if not s["etag"] else "")
-    slow = pages.ledger_runs(app, cookies, duration)
-    webhooks = WebhookBench(app, s["database_url"], stack.workdir, duration, max_rate)
+    slow = pages.ledger_runs(app, cookies, duration) if "ledger" in only else {}
+    webhooks = (WebhookBench(app, s["database_url"], stack.workdir, duration, max_rate)
+                if "webhooks" in only else None)
     s["rounds"] = []
     for number in range(rounds):
-        note(f"round {number + 1}/{rounds}: pages")
-        result: dict[str, Any] = {"pages": pages.pages_round(app, hello, number, duration,
-                                                             s["etag"])}
-        note(f"round {number + 1}/{rounds}: webhooks")
-        result["webhooks"] = webhooks.round(number)
-        note(f"round {number + 1}/{rounds}: ledger scale")
-        result["ledger"] = pages.ledger_round(app, cookies, number, slow, duration,
-                                                slow_requests)
-        note(f"round {number + 1}/{rounds}: checkout")
-        result["checkout"] = pages.checkout_round(s["checkout"], s["emulator_url"],
-                                                  s["plan_id"], s["amount"], number, duration)
+        result: dict[str, Any] = {}
+        if "pages" in only:
+            note(f"round {number + 1}/{rounds}: pages")
+            result["pages"] = pages.pages_round(app, hello, number, duration, s["etag"])
+        if webhooks is not None:
+            if "pages" not in only:  # the webhook ÷ Flask hello figure needs this round's hello
+                note(f"round {number + 1}/{rounds}: Flask hello")
+                result["pages"] = {"hello": run_wrk(hello.url + "/", duration=duration)}
+            note(f"round {number + 1}/{rounds}: webhooks")
+            result["webhooks"] = webhooks.round(number)
+        if "ledger" in only:
+            note(f"round {number + 1}/{rounds}: ledger scale")
+            result["ledger"] = pages.ledger_round(app, cookies, number, slow, duration,
+                                                  slow_requests)
+        if "checkout" in only:
+            note(f"round {number + 1}/{rounds}: checkout")
+            result["checkout"] = pages.checkout_round(s["checkout"], s["emulator_url"],
+                                                      s["plan_id"], s["amount"], number,
+                                                      duration)
         s["rounds"].append(result)
     return s
 
@@ -151,8 +180,7 @@ def _ledger_row(s: dict[str, Any], page: str, label: str) -> Row:
                "≤ 1.3", ratio <= 1.3 and not errors)
 
 
-def table(s: dict[str, Any]) -> list[Row]:
-    """Every figure's row, from the medians of the rounds."""
+def _page_rows(s: dict[str, Any]) -> list[Row]:
     page_runs = [r["pages"] for r in s["rounds"]]
     rows = [ratio_row("plans page `/` ÷ `/healthz`", page_runs, "plans", "healthz",
                       target=0.8, at_least=True)]
@@ -162,7 +190,7 @@ def table(s: dict[str, Any]) -> list[Row]:
     else:
         rows.append(Row("plans page revalidation (304) ÷ `/healthz`", s["etag_note"], None,
                         "≥ 0.95", False))
-    rows += [
+    return rows + [
         ratio_row("pricing JSON ÷ `/healthz`", page_runs, "pricing", "healthz", target=0.9,
                   at_least=True),
         ratio_row("app overhead: `/healthz` ÷ Flask hello", page_runs, "healthz", "hello",
@@ -170,23 +198,42 @@ def table(s: dict[str, Any]) -> list[Row]:
         ratio_row("pricing JSON ÷ Flask hello", page_runs, "pricing", "hello", target=0.51,
                   at_least=True),
     ]
-    rows += _webhook_rows(s)
-    for page, label in (("dashboard", "dashboard"), ("balance", "balance API")):
-        rows.append(_ledger_row(s, page, label))
+
+
+def table(s: dict[str, Any]) -> list[Row]:
+    """Every figure's row measured (all, or those BENCH_ONLY named), from the medians of the
+    rounds."""
+    only = s["only"]
+    rows = _page_rows(s) if "pages" in only else []
+    if "webhooks" in only:
+        rows += _webhook_rows(s)
+    if "ledger" in only:
+        for page, label in (("dashboard", "dashboard"), ("balance", "balance API")):
+            rows.append(_ledger_row(s, page, label))
+    if "checkout" in only:
+        rows.append(_checkout_row(s))
+    if "memory" in only:
+        rows.append(_memory_row(s))
+    return rows
+
+
+def _checkout_row(s: dict[str, Any]) -> Row:
     checkout = [r["checkout"] for r in s["rounds"]]
     errors = {side: sum(c[side].non_2xx + c[side].socket_errors for c in checkout)
               for side in ("initiate", "direct")}
-    rows.append(ratio_row("checkout: initiate ÷ direct PaymentIntent create (emulator)",
-                          checkout, "initiate", "direct", target=1.5, at_least=False,
-                          latency=True, extra=lambda: (
-                              f"non-2xx {errors['initiate']} ÷ {errors['direct']}",
-                              not any(errors.values()))))
+    return ratio_row("checkout: initiate ÷ direct PaymentIntent create (emulator)",
+                     checkout, "initiate", "direct", target=1.5, at_least=False,
+                     latency=True, extra=lambda: (
+                         f"non-2xx {errors['initiate']} ÷ {errors['direct']}",
+                         not any(errors.values())))
+
+
+def _memory_row(s: dict[str, Any]) -> Row:
     warm, after = s["memory"]
     ratio = sum(after.values()) / sum(warm.values())
-    rows.append(Row(f"memory: worker RSS after {MEMORY_TOTAL:,} ÷ after {MEMORY_WARM} requests",
-                    f"{sum(after.values()) / 1024:.1f} ÷ {sum(warm.values()) / 1024:.1f} MiB "
-                    f"({len(after)} workers, one run)", ratio, "≤ 1.1", ratio <= 1.1))
-    return rows
+    return Row(f"memory: worker RSS after {MEMORY_TOTAL:,} ÷ after {MEMORY_WARM} requests",
+               f"{sum(after.values()) / 1024:.1f} ÷ {sum(warm.values()) / 1024:.1f} MiB "
+               f"({len(after)} workers, one run)", ratio, "≤ 1.1", ratio <= 1.1)
 
 
 def main() -> int:
@@ -196,6 +243,7 @@ def main() -> int:
     max_rate = int(os.environ.get("BENCH_MAX_EVENTS_PER_S", "1500"))
     started = time.monotonic()
     try:
+        only = selected_figures(os.environ.get("BENCH_ONLY"))
         wrk_binary()
         ports = Ports.from_env()
         ports.check_free()
@@ -208,7 +256,7 @@ def main() -> int:
     stack = Stack(ports)
     try:
         s = measure(stack, rounds, duration, max_rate,
-                    int(os.environ.get("BENCH_SLOW_REQUESTS", "1")))
+                    int(os.environ.get("BENCH_SLOW_REQUESTS", "1")), only)
     except BenchError as error:
         sys.stderr.write(f"bench: {error}\n")
         return 2
@@ -216,9 +264,13 @@ def main() -> int:
         note("stopping every server")
         stack.close()
     counts = s["counts"]
-    print(report.machine_line(s["postgres_version"], f" · ROUNDS={rounds} DURATION={duration:g}s"
-                              f" · ledger {counts['entries']:,} entries (big {counts['big']:,}, "
-                              f"small {counts['small']})"))
+    extras = f" · ROUNDS={rounds} DURATION={duration:g}s"
+    if only != frozenset(FIGURES):
+        extras += f" · BENCH_ONLY={','.join(key for key in FIGURES if key in only)}"
+    if counts["entries"]:
+        extras += (f" · ledger {counts['entries']:,} entries (big {counts['big']:,}, "
+                   f"small {counts['small']})")
+    print(report.machine_line(s["postgres_version"], extras))
     print()
     print(report.render(table(s)))
     print()
