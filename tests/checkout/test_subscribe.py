@@ -52,17 +52,15 @@ def client_secret(client, purchase_id) -> str:
 
 
 def credits(app, email="ana@example.com") -> list[tuple[int, datetime]]:
-    """The student's purchase credits (minutes, lot expiry); the ledger checked sound once
-    they are there (a check while a webhook is committing could read its lot but not its
-    entry: verify_ledger reads in several statements)."""
+    """The student's purchase credits (minutes, lot expiry); the ledger checked sound first,
+    in a snapshot of its own (a webhook may be committing meanwhile)."""
     with app.app_context():
+        assert verify_ledger() == []
         user = db.session.scalars(db.select(User).where(User.email == email)).one()
         rows = db.session.execute(
             db.select(LedgerEntry.minutes, Lot.expires_at).join(Lot)
             .where(LedgerEntry.student_id == user.id, LedgerEntry.kind == "purchase_credit")
             .order_by(LedgerEntry.id)).all()
-        if rows:
-            assert verify_ledger() == []
         return [tuple(row) for row in rows]
 
 

@@ -17,12 +17,12 @@ from tests.support import WEBHOOK_PATH, deliver, pay, signed_event, start_purcha
 def state(app, transaction_id):
     """(purchase status, credited minutes, webhook rows) as the database has them now."""
     with app.app_context():
+        assert verify_ledger() == []  # first, in a snapshot of its own
         purchase = db.session.get(Purchase, transaction_id)
         credited = db.session.scalar(
             db.select(db.func.coalesce(db.func.sum(LedgerEntry.minutes), 0))
             .where(LedgerEntry.student_id == purchase.student_id))
         events = db.session.scalar(db.select(db.func.count()).select_from(WebhookEvent))
-        assert verify_ledger() == []
         return purchase.status, credited, events
 
 
