@@ -10,12 +10,13 @@ is written.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, exists, insert, literal, select, update
+from sqlalchemy import Integer, bindparam, exists, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -28,9 +29,8 @@ log = logging.getLogger(__name__)
 
 MailRow = Callable[[Purchase], Mapping[str, Any]]
 
-
-def _typed(value: Any, column) -> Any:
-    return literal(value, column.type)
+_LOT_COLUMNS = ("student_id", "purchase_id", "minutes_granted", "minutes_remaining",
+                "minutes_on_hold", "expires_at", "created_at")
 
 
 def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping[str, Any],
@@ -53,12 +53,15 @@ def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping
            "minutes_granted": purchase.minutes, "minutes_remaining": purchase.minutes,
            "minutes_on_hold": 0, "expires_at": expires_at, "created_at": now}
     entry = {**credit_entry_values(purchase, key), "created_at": now}
-    move = (update(Purchase).where(Purchase.id == purchase.id).values(**values)
-            .execution_options(synchronize_session=False))
+    params = {"c_purchase": purchase.id, "c_key": key, "c_student": purchase.student_id,
+              "c_minutes": purchase.minutes, "c_now": now,
+              **_prefixed("lot", lot), **_prefixed("entry", entry),
+              **_prefixed("set", values), **_prefixed("mail", mail_row or {})}
+    shape = (tuple(entry), tuple(values), tuple(mail_row) if mail_row else None)
     if db.session.get_bind().dialect.name == "postgresql":
-        lot_id = _credit_in_one_statement(lot, entry, move, mail_row)
+        lot_id = db.session.execute(_one_statement(*shape), params).scalar_one_or_none()
     else:
-        lot_id = _credit_statement_by_statement(lot, entry, move, mail_row)
+        lot_id = _statement_by_statement(shape, params)
     balance = db.session.identity_map.get(identity_key(Balance, purchase.student_id))
     if balance is not None:
         db.session.expire(balance)  # its minutes changed underneath
@@ -71,72 +74,108 @@ def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping
     return True
 
 
-def _new_lot(lot: dict[str, Any], key: str):
+# The statements are built once for each shape of the credit (which purchase columns change,
+# whether an email goes with it) and executed with parameters: SQLAlchemy then neither builds
+# nor hashes them again, and each compiles once per process. They are Core statements on
+# the tables: executed with parameters, the ORM's versions would be bulk INSERTs. Parameter names are prefixed
+# so that none is taken for a column of the table an INSERT or UPDATE writes.
+
+def _prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"{prefix}_{name}": value for name, value in values.items()}
+
+
+def _params_of(prefix: str, table, columns: tuple[str, ...]) -> list:
+    """One typed bound parameter per column, named prefix_column."""
+    return [bindparam(f"{prefix}_{name}", type_=table.c[name].type) for name in columns]
+
+
+def _new_lot():
     """INSERT the lot unless the payment's credit entry exists. A lot of the purchase
     without that entry is damaged data: the lots' unique purchase_id then fails the
     statement, and the whole transaction with it, rather than completing the purchase
     without its hours."""
-    return insert(Lot).from_select(
-        list(lot), select(*(_typed(value, Lot.__table__.c[name]) for name, value in lot.items()))
-        .where(~exists().where(LedgerEntry.idempotency_key == key))).returning(Lot.id)
+    return insert(Lot.__table__).from_select(
+        list(_LOT_COLUMNS), select(*_params_of("lot", Lot.__table__, _LOT_COLUMNS))
+        .where(~exists().where(LedgerEntry.idempotency_key == bindparam("c_key")))
+    ).returning(Lot.id)
 
 
-def _raise_balance(student_id: int, minutes: int, now: datetime):
-    return (update(Balance).where(Balance.student_id == student_id)
-            .values(available_minutes=Balance.available_minutes + minutes, updated_at=now))
+def _new_entry(lot_id, entry_columns: tuple[str, ...]):
+    return insert(LedgerEntry.__table__).from_select(
+        ["lot_id", *entry_columns],
+        select(lot_id, *_params_of("entry", LedgerEntry.__table__, entry_columns)))
 
 
-def _open_balance(student_id: int, minutes: int, now: datetime, *conditions):
-    return insert(Balance).from_select(
+def _raise_balance():
+    return (update(Balance.__table__).where(Balance.student_id == bindparam("c_student"))
+            .values(available_minutes=Balance.available_minutes + bindparam("c_minutes"),
+                    updated_at=bindparam("c_now")))
+
+
+def _open_balance(*conditions):
+    return insert(Balance.__table__).from_select(
         ["student_id", "available_minutes", "updated_at"],
-        select(literal(student_id, Integer()), literal(minutes, Integer()),
-               literal(now, UTCDateTime()))
-        .where(~exists().where(Balance.student_id == student_id), *conditions))
+        select(bindparam("c_student", type_=Integer()), bindparam("c_minutes", type_=Integer()),
+               bindparam("c_now", type_=UTCDateTime()))
+        .where(~exists().where(Balance.student_id == bindparam("c_student")), *conditions))
 
 
-def _credit_in_one_statement(lot: dict[str, Any], entry: dict[str, Any], move,
-                             mail_row: dict[str, Any] | None) -> int | None:
+def _move_purchase(columns: tuple[str, ...]):
+    return (update(Purchase.__table__).where(Purchase.id == bindparam("c_purchase"))
+            .values({name: bindparam(f"set_{name}") for name in columns}))
+
+
+def _queue_mail(mail_columns: tuple[str, ...], *conditions):
+    return insert(OutgoingMail.__table__).from_select(
+        list(mail_columns),
+        select(*_params_of("mail", OutgoingMail.__table__, mail_columns)).where(*conditions))
+
+
+@functools.cache
+def _one_statement(entry_columns: tuple[str, ...], purchase_columns: tuple[str, ...],
+                   mail_columns: tuple[str, ...] | None):
     """PostgreSQL: every write in one round trip. Each step after the lot selects from the
     step before, so nothing is credited or mailed when the lot already existed. (Generic
     Core constructs rather than the dialect's ON CONFLICT, which SQLAlchemy 2.0 compiles
     afresh for every execution.)"""
-    new_lot = _new_lot(lot, entry["idempotency_key"]).cte("new_lot")
-    new_entry = (insert(LedgerEntry).from_select(
-        ["lot_id", *entry],
-        select(new_lot.c.id, *(_typed(value, LedgerEntry.__table__.c[name])
-                               for name, value in entry.items())))
-        .returning(LedgerEntry.id).cte("new_entry"))
+    new_lot = _new_lot().cte("new_lot")
+    new_entry = (_new_entry(new_lot.c.id, entry_columns).returning(LedgerEntry.id)
+                 .cte("new_entry"))
     credited = exists().select_from(new_entry)
-    student_id, minutes, now = lot["student_id"], lot["minutes_granted"], entry["created_at"]
     # The balance row is raised when it exists and opened when it does not: one of the two.
-    raised = (_raise_balance(student_id, minutes, now).where(credited)
-              .returning(Balance.student_id).cte("raised_balance"))
-    opened = (_open_balance(student_id, minutes, now, credited)
-              .returning(Balance.student_id).cte("opened_balance"))
-    ctes = [new_entry, raised, opened, move.returning(Purchase.id).cte("moved_purchase")]
-    if mail_row is not None:
-        columns = OutgoingMail.__table__.c
-        ctes.append(insert(OutgoingMail).from_select(
-            list(mail_row),
-            select(*(_typed(value, columns[name]) for name, value in mail_row.items()))
-            .where(credited))
-            .returning(OutgoingMail.id).cte("queued_mail"))
-    statement = select(new_lot.c.id).add_cte(*ctes)
-    return db.session.execute(statement).scalar_one_or_none()
+    raised = _raise_balance().where(credited).returning(Balance.student_id).cte("raised")
+    opened = _open_balance(credited).returning(Balance.student_id).cte("opened")
+    moved = _move_purchase(purchase_columns).returning(Purchase.id).cte("moved_purchase")
+    ctes = [new_entry, raised, opened, moved]
+    if mail_columns is not None:
+        ctes.append(_queue_mail(mail_columns, credited).returning(OutgoingMail.id)
+                    .cte("queued_mail"))
+    return select(new_lot.c.id).add_cte(*ctes)
 
 
-def _credit_statement_by_statement(lot: dict[str, Any], entry: dict[str, Any], move,
-                                   mail_row: dict[str, Any] | None) -> int | None:
+@functools.cache
+def _statements(entry_columns: tuple[str, ...], purchase_columns: tuple[str, ...],
+                mail_columns: tuple[str, ...] | None):
+    """SQLite's statements for one shape of the credit, in the order they run."""
+    entry = insert(LedgerEntry.__table__).values(
+        lot_id=bindparam("c_lot"),
+        **{name: bindparam(f"entry_{name}") for name in entry_columns})
+    mail = (None if mail_columns is None else insert(OutgoingMail.__table__).values(
+        {name: bindparam(f"mail_{name}") for name in mail_columns}))
+    return _new_lot(), entry, _raise_balance(), _open_balance(), mail, \
+        _move_purchase(purchase_columns)
+
+
+def _statement_by_statement(shape, params: dict[str, Any]) -> int | None:
     """SQLite (no data-modifying CTEs): the same writes one after another, under the
     database's write lock that every transaction takes at BEGIN."""
-    lot_id = db.session.execute(
-        _new_lot(lot, entry["idempotency_key"])).scalar_one_or_none()
+    new_lot, entry, raise_balance, open_balance, mail, move = _statements(*shape)
+    lot_id = db.session.execute(new_lot, params).scalar_one_or_none()
     if lot_id is not None:
-        db.session.execute(insert(LedgerEntry).values(lot_id=lot_id, **entry))
-        student_id, minutes, now = lot["student_id"], lot["minutes_granted"], entry["created_at"]
-        if db.session.execute(_raise_balance(student_id, minutes, now)).rowcount == 0:
-            db.session.execute(_open_balance(student_id, minutes, now))
-        if mail_row is not None:
-            db.session.execute(insert(OutgoingMail).values(**mail_row))
-    db.session.execute(move)
+        db.session.execute(entry, {**params, "c_lot": lot_id})
+        if db.session.execute(raise_balance, params).rowcount == 0:
+            db.session.execute(open_balance, params)
+        if mail is not None:
+            db.session.execute(mail, params)
+    db.session.execute(move, params)
     return lot_id
