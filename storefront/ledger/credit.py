@@ -77,8 +77,9 @@ def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping
 # The statements are built once for each shape of the credit (which purchase columns change,
 # whether an email goes with it) and executed with parameters: SQLAlchemy then neither builds
 # nor hashes them again, and each compiles once per process. They are Core statements on
-# the tables: executed with parameters, the ORM's versions would be bulk INSERTs. Parameter names are prefixed
-# so that none is taken for a column of the table an INSERT or UPDATE writes.
+# the tables: executed with parameters, the ORM's versions would be bulk INSERTs. Parameter
+# names are prefixed so that none is taken for a column of the table an INSERT or UPDATE
+# writes.
 
 def _prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return {f"{prefix}_{name}": value for name, value in values.items()}

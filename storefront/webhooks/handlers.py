@@ -126,6 +126,13 @@ _INSERT_EVENT = text(
              bindparam("processed_at", type_=UTCDateTime()))
 
 
+_events = WebhookEvent.__table__
+# A Core statement built once (the ORM's UPDATE, rebuilt per event, cost more than the write).
+_RECORD_OUTCOME = (update(_events).where(_events.c.id == bindparam("row_id"))
+                   .values(outcome=bindparam("new_outcome"), detail=bindparam("new_detail"),
+                           processed_at=bindparam("new_processed_at")))
+
+
 def _insert_event(event: StripeEvent, payload: bytes, outcome: str | None = None,
                   detail: str | None = None, processed_at: datetime | None = None) -> int | None:
     """Insert the event's row unless its id is recorded already: the new row's id, or None.
@@ -169,10 +176,8 @@ def record_and_apply(event: StripeEvent, payload: bytes) -> bool:
             raise  # Stripe could not be asked: let Stripe retry the event
         except StorefrontError as refusal:
             raise EventRefused(f"refused: {refusal.message}") from refusal
-    db.session.execute(
-        update(WebhookEvent).where(WebhookEvent.id == row_id)
-        .values(outcome=outcome.value, detail=detail, processed_at=utcnow())
-        .execution_options(synchronize_session=False))
+    db.session.execute(_RECORD_OUTCOME, {"row_id": row_id, "new_outcome": outcome.value,
+                                         "new_detail": detail, "new_processed_at": utcnow()})
     level = logging.ERROR if outcome is WebhookOutcome.FAILED else logging.INFO
     log.log(level, "webhook %s %s: %s", event.id, event.type, detail)
     return True
