@@ -60,36 +60,77 @@ def build_message(to: str, subject: str, body: str) -> EmailMessage:
 def send_mail(message: EmailMessage) -> None:
     """Hand the message to the mail server (or, without MAIL_SERVER, to the log and a file);
     MailNotSent if that fails."""
-    try:
-        _deliver(message)
-    except smtplib.SMTPException as error:
-        unreachable = isinstance(error, (smtplib.SMTPConnectError,
-                                         smtplib.SMTPServerDisconnected))
-        raise MailNotSent(_reason(error), server_unreachable=unreachable) from error
-    except OSError as error:  # refused, timed out, name not found: the server is not there
-        raise MailNotSent(_reason(error), server_unreachable=True) from error
+    with MailSender() as sender:
+        sender.send(message)
+
+
+class MailSender:
+    """Sends messages over one connection to the mail server, opened for the first of them
+    and closed with the sender (without MAIL_SERVER: to the log and files). After a failed
+    message the connection is dropped, and the next message opens a new one."""
+
+    def __init__(self) -> None:
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> MailSender:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message; MailNotSent if the server refused it or could not be reached."""
+        try:
+            self._deliver(message)
+        except smtplib.SMTPException as error:
+            self.close()
+            unreachable = isinstance(error, (smtplib.SMTPConnectError,
+                                             smtplib.SMTPServerDisconnected))
+            raise MailNotSent(_reason(error), server_unreachable=unreachable) from error
+        except OSError as error:  # refused, timed out, name not found: the server is not there
+            self.close()
+            raise MailNotSent(_reason(error), server_unreachable=True) from error
+
+    def close(self) -> None:
+        """End the connection, politely if the server still listens."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            config = current_app.config
+            smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
+            smtp = smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10)
+            try:
+                if config["MAIL_USE_TLS"]:
+                    smtp.starttls()
+                if config.get("MAIL_USERNAME"):
+                    smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+            except BaseException:
+                smtp.close()
+                raise
+            self._smtp = smtp
+        return self._smtp
+
+    def _deliver(self, message: EmailMessage) -> None:
+        config = current_app.config
+        if config.get("MAIL_SERVER"):
+            self._connection().send_message(message)
+            log.info("mail sent to %s: %s", message["To"], message["Subject"])
+            return
+        outbox = config["MAIL_OUTBOX_DIR"] or os.path.join(current_app.instance_path, "outbox")
+        os.makedirs(outbox, exist_ok=True)
+        path = os.path.join(outbox, f"{time.time_ns()}.eml")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(message.as_string())
+        log.info("mail to %s written to %s: %s\n%s", message["To"], path, message["Subject"],
+                 message.get_content())
 
 
 def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:500]
-
-
-def _deliver(message: EmailMessage) -> None:
-    config = current_app.config
-    if config.get("MAIL_SERVER"):
-        smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
-        with smtp_class(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
-            if config["MAIL_USE_TLS"]:
-                smtp.starttls()
-            if config.get("MAIL_USERNAME"):
-                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-            smtp.send_message(message)
-        log.info("mail sent to %s: %s", message["To"], message["Subject"])
-        return
-    outbox = config["MAIL_OUTBOX_DIR"] or os.path.join(current_app.instance_path, "outbox")
-    os.makedirs(outbox, exist_ok=True)
-    path = os.path.join(outbox, f"{time.time_ns()}.eml")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(message.as_string())
-    log.info("mail to %s written to %s: %s\n%s", message["To"], path, message["Subject"],
-             message.get_content())

@@ -1,12 +1,15 @@
 """The mail worker: deliver the outbox after the response, retrying with capped backoff.
 
-Each message is claimed in a short transaction (PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED;
-SQLite: every transaction takes the write lock at BEGIN), which pushes its next attempt one
-lease ahead and counts the attempt. It is then sent with no transaction open, and the outcome
-recorded in a second short transaction. So two workers never send the same row, a slow mail
-server never holds a database lock, and a worker killed mid-send leaves the row to be retried
-once the lease runs out. Delivery is at least once: a crash between the mail server taking
-the message and the outcome being recorded sends it again.
+Due messages are claimed a batch at a time in a short transaction (PostgreSQL: SELECT … FOR
+UPDATE SKIP LOCKED; SQLite: every transaction takes the write lock at BEGIN), which pushes
+their next attempt one lease ahead and counts the attempt. They are then sent over one
+connection to the mail server with no transaction open, and the outcomes recorded together
+in a second short transaction. So two workers never send the same row, a slow mail server
+never holds a database lock, and a worker killed mid-send leaves its rows to be retried once
+the lease runs out. A batch still unsent at half the lease is handed back unattempted, so a
+slow server never lets a lease run out under a message not yet sent. Delivery is at least
+once: a crash between the mail server taking a message and the outcome being recorded
+sends it again.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import re
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from storefront.extensions import db
-from storefront.mail import MailNotSent, build_message, send_mail
+from storefront.mail import MailNotSent, MailSender, build_message
 from storefront.models import OutgoingMail
 from storefront.models.base import utcnow
 
@@ -32,6 +36,7 @@ FIRST_RETRY = timedelta(seconds=30)  # doubled after every failure …
 LONGEST_RETRY = timedelta(hours=1)  # … up to this
 GIVE_UP_AFTER = timedelta(days=3)  # then staff see it as failed on /staff/mail
 LEASE = timedelta(minutes=5)  # a claimed row is left alone this long (SMTP timeout: 10 s)
+BATCH = 50  # rows claimed, sent and recorded together
 _LINK = re.compile(r"\w+://\S+")
 
 
@@ -49,17 +54,28 @@ def retry_delay(attempts: int) -> timedelta:
     return min(FIRST_RETRY * 2 ** (attempts - 1), LONGEST_RETRY)
 
 
-def _claim(now: datetime) -> tuple[int, str, str, str] | None:
-    row = db.session.scalars(
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    to: str
+    subject: str
+    body: str
+    was_due_at: datetime | None
+
+
+def _claim(now: datetime) -> list[_Claimed]:
+    rows = db.session.scalars(
         select(OutgoingMail).where(OutgoingMail.next_attempt_at <= now)
         .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
-        .limit(1).with_for_update(skip_locked=True)
-    ).first()
-    if row is None:
-        return None
-    row.attempts += 1
-    row.next_attempt_at = now + LEASE
-    return row.id, row.to_address, row.subject, row.body or ""
+        .limit(BATCH).with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    for row in rows:
+        claimed.append(_Claimed(row.id, row.to_address, row.subject, row.body or "",
+                                row.next_attempt_at))
+        row.attempts += 1
+        row.next_attempt_at = now + LEASE
+    return claimed
 
 
 def _failure_text(error: Exception) -> str:
@@ -71,8 +87,7 @@ def _failure_text(error: Exception) -> str:
     return f"{type(error).__name__}: {_LINK.sub('[link]', first_line)}"[:300]
 
 
-def _record(row_id: int, now: datetime, error: Exception | None) -> None:
-    row = db.session.get(OutgoingMail, row_id)
+def _record(row: OutgoingMail, now: datetime, error: Exception | None) -> None:
     if error is None:
         row.sent_at, row.next_attempt_at, row.last_error = now, None, None
         row.body = None  # it may hold a claim or reset link; no longer needed
@@ -88,32 +103,55 @@ def _record(row_id: int, now: datetime, error: Exception | None) -> None:
                     row.to_address, row.attempts, row.next_attempt_at.isoformat(), reason)
 
 
-def deliver_due(*, now: datetime, commit: Callable[[], None]) -> DeliveryReport:
-    """Send every outbox row due at `now`, one short transaction per step (`commit` ends
-    each). A failure schedules a retry; an unreachable server ends the pass."""
-    report = DeliveryReport()
-    while True:
-        claimed = _claim(now)
-        commit()
-        if claimed is None:
-            return report
-        row_id, to, subject, body = claimed
-        error = None
+def _send(batch: list[_Claimed], sender: MailSender,
+          ) -> tuple[dict[int, Exception | None], bool]:
+    """Send the batch in order: each tried row's error (None when sent), and whether the
+    mail server could not be reached (the rest of the batch is then left untried)."""
+    outcomes: dict[int, Exception | None] = {}
+    hand_back_at = time.monotonic() + LEASE.total_seconds() / 2
+    for claimed in batch:
+        if time.monotonic() >= hand_back_at:
+            break
         try:
-            send_mail(build_message(to, subject, body))
+            sender.send(build_message(claimed.to, claimed.subject, claimed.body))
         except MailNotSent as failure:
-            error = failure
+            outcomes[claimed.id] = failure
+            if failure.server_unreachable:
+                return outcomes, True
         except Exception as failure:  # any other error, e.g. a message that cannot be built,
-            error = failure  # is recorded too, so it backs off and is given up in the end
-        _record(row_id, now, error)
-        commit()
-        if error is None:
-            report.sent += 1
-            continue
-        report.failed += 1
-        if isinstance(error, MailNotSent) and error.server_unreachable:
-            report.stopped_early = True
-            return report
+            outcomes[claimed.id] = failure  # is recorded too, so it backs off and is given up
+        else:
+            outcomes[claimed.id] = None
+    return outcomes, False
+
+
+def deliver_due(*, now: datetime, commit: Callable[[], None]) -> DeliveryReport:
+    """Send every outbox row due at `now`, a batch at a time, in short transactions (`commit`
+    ends each). A failure schedules a retry; an unreachable server ends the pass."""
+    report = DeliveryReport()
+    with MailSender() as sender:
+        while True:
+            batch = _claim(now)
+            commit()
+            if not batch:
+                return report
+            outcomes, unreachable = _send(batch, sender)
+            rows = {row.id: row for row in db.session.scalars(
+                select(OutgoingMail).where(OutgoingMail.id.in_([c.id for c in batch])))}
+            for claimed in batch:
+                row = rows[claimed.id]
+                if claimed.id in outcomes:
+                    _record(row, now, outcomes[claimed.id])
+                else:  # not tried: as if never claimed
+                    row.attempts -= 1
+                    row.next_attempt_at = claimed.was_due_at
+            commit()
+            failed = sum(error is not None for error in outcomes.values())
+            report.sent += len(outcomes) - failed
+            report.failed += failed
+            if unreachable:
+                report.stopped_early = True
+                return report
 
 
 def undelivered(limit: int = 200) -> list[OutgoingMail]:

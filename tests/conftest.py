@@ -122,9 +122,13 @@ class Mailbox:
         mailbox = self
         self.received: list[email.message.EmailMessage] = []
         self.deliver = None  # set per test by make_app
+        self.connections = 0  # SMTP connections that delivered mail
 
         class Handler:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802
+                if not getattr(session, "delivered", False):
+                    session.delivered = True
+                    mailbox.connections += 1
                 mailbox.received.append(email.message_from_bytes(
                     envelope.original_content or envelope.content, policy=email.policy.default))
                 return "250 OK"
@@ -161,6 +165,7 @@ def smtp_server():
 @pytest.fixture
 def mailbox(smtp_server):
     smtp_server.received.clear()
+    smtp_server.connections = 0
     smtp_server.deliver = None
     yield smtp_server
     smtp_server.deliver = None

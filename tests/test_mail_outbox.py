@@ -174,6 +174,33 @@ def test_a_message_that_cannot_be_built_is_retried_then_given_up(app, mailbox):
     assert [m["To"] for m in mailbox.received] == ["ben@example.com"]
 
 
+def test_a_pass_sends_its_mail_over_one_connection_to_the_mail_server(app, mailbox):
+    for n in range(30):
+        queue(app, f"student{n}@example.com")
+    report = deliver_at(app, utcnow())
+    assert (report.sent, report.failed) == (30, 0)
+    assert sorted(m["To"] for m in mailbox.received) == sorted(
+        f"student{n}@example.com" for n in range(30))
+    assert mailbox.connections == 1
+    assert all(row.attempts == 1 and row.sent_at and row.body is None for row in outbox(app))
+
+
+def test_a_pass_stopped_by_an_unreachable_server_leaves_the_rest_due_and_unattempted(
+        make_app, mailbox, closed_port):
+    down, up = make_app(MAIL_PORT=closed_port), make_app()
+    for n in range(5):
+        queue(up, f"student{n}@example.com")
+    now = utcnow()
+    report = deliver_at(down, now)
+    assert (report.sent, report.failed, report.stopped_early) == (0, 1, True)
+    first, *rest = outbox(up)
+    assert first.attempts == 1 and first.next_attempt_at > now and first.last_error
+    # The others were not tried: no attempt counted, due at once for the next pass.
+    assert all(row.attempts == 0 and row.next_attempt_at <= now and row.last_error is None
+               for row in rest)
+    assert deliver_at(up, now).sent == 4
+
+
 def test_two_workers_at_once_send_each_mail_once(make_app, mailbox):
     first, second = make_app(), make_app()
     for n in range(20):
