@@ -103,14 +103,15 @@ def _record(row: OutgoingMail, now: datetime, error: Exception | None) -> None:
                     row.to_address, row.attempts, row.next_attempt_at.isoformat(), reason)
 
 
-def _send(batch: list[_Claimed], sender: MailSender,
+def _send(batch: list[_Claimed], sender: MailSender, stopping: Callable[[], bool],
           ) -> tuple[dict[int, Exception | None], bool]:
     """Send the batch in order: each tried row's error (None when sent), and whether the
-    mail server could not be reached (the rest of the batch is then left untried)."""
+    mail server could not be reached. The rest of the batch is left untried then, and once
+    half the lease has gone or the worker is stopping."""
     outcomes: dict[int, Exception | None] = {}
     hand_back_at = time.monotonic() + LEASE.total_seconds() / 2
     for claimed in batch:
-        if time.monotonic() >= hand_back_at:
+        if time.monotonic() >= hand_back_at or stopping():
             break
         try:
             sender.send(build_message(claimed.to, claimed.subject, claimed.body))
@@ -125,9 +126,11 @@ def _send(batch: list[_Claimed], sender: MailSender,
     return outcomes, False
 
 
-def deliver_due(*, now: datetime, commit: Callable[[], None]) -> DeliveryReport:
+def deliver_due(*, now: datetime, commit: Callable[[], None],
+                stopping: Callable[[], bool] = lambda: False) -> DeliveryReport:
     """Send every outbox row due at `now`, a batch at a time, in short transactions (`commit`
-    ends each). A failure schedules a retry; an unreachable server ends the pass."""
+    ends each). A failure schedules a retry; an unreachable server ends the pass, and so
+    does `stopping()` (checked between messages)."""
     report = DeliveryReport()
     with MailSender() as sender:
         while True:
@@ -135,7 +138,7 @@ def deliver_due(*, now: datetime, commit: Callable[[], None]) -> DeliveryReport:
             commit()
             if not batch:
                 return report
-            outcomes, unreachable = _send(batch, sender)
+            outcomes, unreachable = _send(batch, sender, stopping)
             rows = {row.id: row for row in db.session.scalars(
                 select(OutgoingMail).where(OutgoingMail.id.in_([c.id for c in batch])))}
             for claimed in batch:
@@ -151,6 +154,8 @@ def deliver_due(*, now: datetime, commit: Callable[[], None]) -> DeliveryReport:
             report.failed += failed
             if unreachable:
                 report.stopped_early = True
+                return report
+            if stopping():
                 return report
 
 
@@ -169,7 +174,7 @@ def watch(*, interval: float, on_pass: Callable[[DeliveryReport], None] | None =
         signal.signal(signum, lambda *_: stop.set())
     while not stop.is_set():
         try:
-            report = deliver_due(now=utcnow(), commit=db.session.commit)
+            report = deliver_due(now=utcnow(), commit=db.session.commit, stopping=stop.is_set)
         except Exception:  # the database may be restarting: keep the worker alive
             log.exception("mail delivery pass failed; trying again in %s s", interval)
         else:
