@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
 
 from storefront.errors import StorefrontError
@@ -94,6 +94,23 @@ def _sources(*, ip: str | None, email: str | None, purchase_id: int | None) -> l
     if email:
         sources.append(_Source("email", PaymentDecline.email == email, _email_limit()))
     return sources
+
+
+def _cooling_down(sources: list[_Source], now: datetime) -> dict[str, datetime]:
+    """The sources at their limit within the window, each with when its cool-down ends: one
+    query for them all (each source's latest declines, up to its limit)."""
+    if not sources:
+        return {}
+    latest = [select(literal(source.kind).label("kind"), PaymentDecline.declined_at)
+              .where(source.where, PaymentDecline.declined_at > now - _window())
+              .order_by(PaymentDecline.declined_at.desc()).limit(source.limit).subquery()
+              for source in sources]
+    times: dict[str, list[datetime]] = {}
+    for kind, declined_at in db.session.execute(
+            union_all(*(select(part.c.kind, part.c.declined_at) for part in latest))):
+        times.setdefault(kind, []).append(declined_at)
+    return {source.kind: min(times[source.kind]) + _window() for source in sources
+            if len(times.get(source.kind, ())) >= source.limit}
 
 
 def _blocked_until(source: _Source, now: datetime) -> datetime | None:
@@ -203,8 +220,8 @@ def check_not_blocked(*, attempt: str, ip: str | None, email: str | None = None,
     (at its higher limit) is cooling down; the refused `attempt` is recorded (flushed) for
     staff. `email` is already normalised (email_identity)."""
     now = utcnow()
-    ends = [until for source in _sources(ip=ip, email=email, purchase_id=purchase_id)
-            if (until := _blocked_until(source, now)) is not None]
+    ends = list(_cooling_down(_sources(ip=ip, email=email, purchase_id=purchase_id),
+                              now).values())
     if ends:
         log.warning("refused %s during decline cool-down: ip %s, email %s, purchase %s",
                     attempt, ip, email, purchase_id)
