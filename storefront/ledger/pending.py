@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from storefront.extensions import db
 from storefront.ledger.entries import credit_entry_values, credit_key, lock_balance, lot_expiry
-from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase
+from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase, PurchaseStatus
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,14 @@ def lot_of_purchase(purchase: Purchase) -> Lot | None:
     return db.session.scalars(
         select(Lot).where(Lot.purchase_id == purchase.id)
         .execution_options(populate_existing=True)).first()
+
+
+def pending_minutes_of(purchase: Purchase) -> int:
+    """The purchase's minutes pending while its bank payment clears (0 when none are)."""
+    if purchase.state is not PurchaseStatus.PROCESSING:
+        return 0
+    return db.session.scalar(select(Lot.minutes_pending).where(
+        Lot.purchase_id == purchase.id)) or 0
 
 
 def _pending_entry(lot: Lot, kind: EntryKind, pending: int, key: str,

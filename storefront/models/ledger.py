@@ -110,9 +110,11 @@ class Lot(db.Model):
     minutes_remaining: Mapped[int] = mapped_column(Integer)
     # Held by an open dispute: not consumable, not part of the available balance.
     minutes_on_hold: Mapped[int] = mapped_column(Integer, default=0)
+    # (Server defaults alone: the credit's INSERT … SELECT lists its columns, and a Python
+    # default would be added to it as a parameter, which PostgreSQL's CTE form cannot take.)
     # A bank payment still clearing: not consumable, not available, never expiring (the
     # lot has no expiry until the payment succeeds), not refundable as hours.
-    minutes_pending: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    minutes_pending: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -154,7 +156,7 @@ class LedgerEntry(db.Model):
     kind: Mapped[str] = mapped_column(String(32))
     minutes: Mapped[int] = mapped_column(Integer)
     # Signed minutes of a payment still clearing (PENDING_KINDS only; 0 for every other).
-    pending_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    pending_minutes: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     reference: Mapped[str] = mapped_column(String(255), index=True)
     # The tutoring session this entry belongs to (see SESSION_KINDS), matched exactly.
     session_ref: Mapped[str | None] = mapped_column(String(255))
@@ -188,5 +190,5 @@ class Balance(db.Model):
     available_minutes: Mapped[int] = mapped_column(Integer, default=0)
     # Minutes of bank payments still clearing: shown, never available (sum of the entries'
     # pending_minutes).
-    pending_minutes: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    pending_minutes: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
