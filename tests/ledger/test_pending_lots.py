@@ -76,3 +76,10 @@ def test_verify_catches_pending_minutes_out_of_step(app, runner, pending, corrup
     result = verify(runner)
     assert result.exit_code == 1
     assert complaint in result.output
+
+
+def test_pending_hours_never_expire(app, runner, pending):
+    result = runner.invoke(args=["hours", "expire", "--grace-hours", "0"])
+    assert result.exit_code == 0 and "Expired 0 minutes in 0 lot(s)." in result.output
+    shown = runner.invoke(args=["ledger", "show", "ana@example.com"])
+    assert "5.00 hours pending" in shown.output and "expires never" in shown.output
