@@ -238,15 +238,20 @@ def ledger_show(email: str, as_json: bool) -> None:
         click.echo(json.dumps(statement, indent=2))
         return
     click.echo(f"{statement['name']} <{statement['email']}>: "
-               f"{hours_text(statement['available_minutes'])} hours available")
+               f"{hours_text(statement['available_minutes'])} hours available"
+               + (f", {hours_text(statement['pending_minutes'])} hours pending"
+                  if statement["pending_minutes"] else ""))
     click.echo("Lots:")
     for lot in statement["lots"]:
+        pending = f" (+{lot['minutes_pending']} pending)" if lot["minutes_pending"] else ""
         click.echo(f"  lot {lot['lot_id']} purchase {lot['purchase_id']}: "
-                   f"{lot['minutes_remaining']}/{lot['minutes_granted']} min, "
+                   f"{lot['minutes_remaining']}/{lot['minutes_granted']} min{pending}, "
                    f"expires {lot['expires_at'] or 'never'}")
     click.echo("Entries:")
     for entry in statement["entries"]:
-        click.echo(f"  {entry['created_at']} {entry['kind']:<22} {entry['minutes']:>+7} min "
+        minutes = (f"{entry['pending_minutes']:>+7} min pending" if entry["pending_minutes"]
+                   else f"{entry['minutes']:>+7} min")
+        click.echo(f"  {entry['created_at']} {entry['kind']:<22} {minutes} "
                    f"lot {entry['lot_id']} {entry['reference']}")
 
 

@@ -37,6 +37,12 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_list(name: str) -> list[str] | None:
+    """A comma-separated setting as a list; None when unset or empty."""
+    items = [item.strip() for item in (_env(name) or "").split(",") if item.strip()]
+    return items or None
+
+
 def _database_url(url: str | None) -> str | None:
     """Accept the common postgres:// spellings and use the psycopg 3 driver for them."""
     if url is None:
@@ -90,6 +96,10 @@ class Config:
             "STRIPE_MAX_NETWORK_RETRIES": int(_env("STRIPE_MAX_NETWORK_RETRIES", "2")),
             "STRIPE_WEBHOOK_TOLERANCE_SECONDS": 300,
             "STRIPE_EMULATOR_PORT": emulator_port,
+            # Payment methods a PaymentIntent offers: unset, whatever the business enabled
+            # in its Stripe dashboard for the currency (automatic_payment_methods); else
+            # exactly these (comma-separated Stripe types: card,sepa_debit,ideal).
+            "STRIPE_PAYMENT_METHOD_TYPES": _env_list("STRIPE_PAYMENT_METHOD_TYPES"),
             # A subscription month's hours stay usable this long after its period ends.
             "SUBSCRIPTION_GRACE_HOURS": int(_env("SUBSCRIPTION_GRACE_HOURS", "0")),
             "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),

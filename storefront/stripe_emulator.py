@@ -5,8 +5,9 @@
 localstripe itself binds every interface and keeps its state in /tmp; this wrapper binds
 127.0.0.1 (port 0 picks a free port), prints "listening on 127.0.0.1:PORT" once it accepts
 connections (not before: a caller may use it as soon as it reads the line), lets a declined
-PaymentIntent be retried as Stripe does, and declines Stripe's documented test cards the way
-Stripe does (code, decline_code, message, last_payment_error), and speaks Stripe Billing's
+PaymentIntent be retried as Stripe does, declines Stripe's documented test cards the way
+Stripe does (code, decline_code, message, last_payment_error), takes
+automatic_payment_methods (offering cards, its only method), and speaks Stripe Billing's
 current dialect (Prices, default_incomplete subscriptions, invoice.paid: see
 stripe_emulator_billing).
 Development and tests only: it is not imported by the app.
@@ -173,6 +174,26 @@ def _decline_test_cards_as_stripe_does() -> None:
     resources.PaymentIntent.last_payment_error = property(last_payment_error)
 
 
+def _automatic_payment_methods_as_cards() -> None:
+    """Take `automatic_payment_methods[enabled]=true`, as Stripe does, and offer cards for it:
+    the emulator's only payment method. localstripe refuses the parameter, and ignores
+    `payment_method_types`; both now show on the PaymentIntent as Stripe shows them."""
+    payment_intent = resources.PaymentIntent
+    original = payment_intent.__init__
+
+    def __init__(self, *args, automatic_payment_methods=None, payment_method_types=None,
+                 **kwargs):
+        enabled = (automatic_payment_methods or {}).get("enabled") in ("true", True)
+        if automatic_payment_methods is not None and (not enabled or payment_method_types):
+            raise UserError(400, "automatic_payment_methods[enabled] must be true, and "
+                                 "cannot be combined with payment_method_types")
+        original(self, *args, **kwargs)
+        self.automatic_payment_methods = {"enabled": True} if enabled else None
+        self.payment_method_types = list(payment_method_types or ["card"])
+
+    payment_intent.__init__ = __init__
+
+
 class _Clock:
     """Stands in for localstripe's `time` module: Stripe's clock, which tests may move ahead
     (POST /_config/clock offset_seconds=N) to date objects later without waiting."""
@@ -236,6 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     _use_state_file(args.state_file)
     _allow_retry_after_decline()
     _decline_test_cards_as_stripe_does()
+    _automatic_payment_methods_as_cards()
     _settable_clock()
     _reset_forgets_unsent_events()
     emulate_billing()

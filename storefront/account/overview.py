@@ -60,6 +60,7 @@ class TutoringSession:
 class Overview:
     student: User
     available_minutes: int
+    pending_minutes: int  # bank payments still clearing: shown, never available
     purchased_minutes: int
     consumed_minutes: int
     expired_minutes: int
@@ -205,6 +206,7 @@ def student_overview(student: User, now: datetime, *, expired_limit: int | None 
     return Overview(
         student=student,
         available_minutes=sum(p.minutes_remaining for p in active),
+        pending_minutes=balance.pending_minutes if balance else 0,
         purchased_minutes=totals.get(EntryKind.PURCHASE_CREDIT.value, 0),
         # Every entry sums to the balance row, so the sessions' share is the rest.
         consumed_minutes=sum(totals.values()) - ledger_sum,

@@ -22,6 +22,7 @@ from storefront.checkout.forms import GuestDetailsForm
 from storefront.clients import client_address
 from storefront.errors import StorefrontError
 from storefront.extensions import db
+from storefront.ledger.pending import pending_minutes_of
 from storefront.models import Purchase, PurchaseStatus
 from storefront.payments import gateway
 from storefront.purchases import fulfil_purchase, initiate_purchase, purchase_for_intent
@@ -117,7 +118,8 @@ def purchase_status(purchase_id: int):
     """Where a finished purchase's pay link leads: its outcome, from our records."""
     purchase = _purchase_for_browser(purchase_id)
     return render_template("checkout/complete.html", purchase=purchase,
-                           payment_status=None, can_retry=False)
+                           payment_status=None, can_retry=False,
+                           pending_minutes=pending_minutes_of(purchase))
 
 
 @bp.get("/complete")
@@ -144,4 +146,5 @@ def complete():
         purchase=purchase,
         payment_status=status,
         can_retry=status == "requires_payment_method",
+        pending_minutes=pending_minutes_of(purchase),
     )

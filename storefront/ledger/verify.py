@@ -6,11 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 
 from storefront.extensions import db
 from storefront.ledger.lots import refund_target_minutes
-from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase
+from storefront.models import Balance, EntryKind, LedgerEntry, Lot, Purchase, PurchaseStatus
+from storefront.models.ledger import PENDING_KINDS
 from storefront.models.purchase import PAID_STATUSES
 
 
@@ -111,7 +112,58 @@ def _problems() -> list[str]:
         problems.append(f"purchase {purchase.id}: paid but its hours were never credited")
 
     problems += _credit_problems()
+    problems += _pending_problems(balances)
     problems += _session_problems()
+    return problems
+
+
+def _pending_problems(balances: dict[int, Balance]) -> list[str]:
+    """Pending minutes (a bank payment clearing) agree with their entries, per student and
+    per lot, belong to a purchase still processing, and are never drawn from: no entry takes
+    minutes from a lot before its credit."""
+    problems: list[str] = []
+    by_student = dict(db.session.execute(
+        select(LedgerEntry.student_id, func.sum(LedgerEntry.pending_minutes))
+        .where(LedgerEntry.kind.in_(PENDING_KINDS)).group_by(LedgerEntry.student_id)).all())
+    for student_id in sorted(set(by_student) | set(balances)):
+        total = int(by_student.get(student_id) or 0)
+        balance = balances.get(student_id)
+        pending = balance.pending_minutes if balance else 0
+        if pending != total:
+            problems.append(f"student {student_id}: pending {pending} != sum of pending "
+                            f"entries {total}")
+    by_lot = dict(db.session.execute(
+        select(LedgerEntry.lot_id, func.sum(LedgerEntry.pending_minutes))
+        .where(LedgerEntry.kind.in_(PENDING_KINDS)).group_by(LedgerEntry.lot_id)).all())
+    lots = db.session.execute(
+        select(Lot, Purchase).join(Purchase, Lot.purchase_id == Purchase.id)
+        .where(or_(Lot.id.in_(list(by_lot)), Lot.minutes_pending != 0)).order_by(Lot.id))
+    for lot, purchase in lots.tuples():
+        total = int(by_lot.get(lot.id) or 0)
+        if lot.minutes_pending != total:
+            problems.append(f"lot {lot.id}: pending {lot.minutes_pending} != sum of its "
+                            f"pending entries {total}")
+        if lot.minutes_pending and purchase.state is not PurchaseStatus.PROCESSING:
+            problems.append(f"lot {lot.id}: {lot.minutes_pending} minutes still pending, but "
+                            f"purchase {purchase.id} is {purchase.status}")
+        problems += _drawn_before_credit(lot)
+    return problems
+
+
+def _drawn_before_credit(lot: Lot) -> list[str]:
+    """Entries that took minutes from a once-pending lot before its credit (or without one):
+    pending minutes spent."""
+    entries = db.session.execute(
+        select(LedgerEntry.id, LedgerEntry.kind, LedgerEntry.minutes)
+        .where(LedgerEntry.lot_id == lot.id, LedgerEntry.minutes != 0)
+        .order_by(LedgerEntry.id)).all()
+    problems = []
+    for _, kind, minutes in entries:
+        if kind == EntryKind.PURCHASE_CREDIT.value:
+            break
+        if minutes < 0:
+            problems.append(f"lot {lot.id}: {-minutes} minutes drawn ({kind}) before its "
+                            "payment cleared")
     return problems
 
 

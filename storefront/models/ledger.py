@@ -48,6 +48,13 @@ class EntryKind(enum.StrEnum):
     # rollover_unused): out of the old lot, into the new one, under one invoice's keys.
     ROLLOVER_OUT = "rollover_out"
     ROLLOVER_IN = "rollover_in"
+    # A bank payment still clearing (SEPA Direct Debit and other delayed methods): its
+    # minutes are pending on the purchase's lot, in `pending_minutes` (never `minutes`, so
+    # they are no part of any available balance), until the payment succeeds (cleared,
+    # then its purchase_credit) or fails (removed).
+    PENDING_CREDIT = "pending_credit"
+    PENDING_CLEARED = "pending_cleared"
+    PENDING_REMOVED = "pending_removed"
 
 
 _KINDS = ", ".join(f"'{k.value}'" for k in EntryKind)
@@ -57,6 +64,9 @@ NOT_SESSION_MOVEMENT = "kind NOT IN ('consumption', 'consumption_reversal')"
 RECORD_KINDS = (EntryKind.EXPIRY_EXTENSION.value, EntryKind.DISPUTE_LOSS.value,
                 EntryKind.CANCELLATION_UNRETURNED.value, EntryKind.DISPUTE_OPENED.value,
                 EntryKind.DISPUTE_WON.value)
+PENDING_KINDS = (EntryKind.PENDING_CREDIT.value, EntryKind.PENDING_CLEARED.value,
+                 EntryKind.PENDING_REMOVED.value)
+_PENDING = ", ".join(f"'{k}'" for k in PENDING_KINDS)
 # Entries written for a tutoring session carry its reference in `session_ref`: its
 # consumption, and what its cancellation wrote (reversal, refunded share, hold, unreturned).
 SESSION_KINDS = (EntryKind.CONSUMPTION.value, EntryKind.CONSUMPTION_REVERSAL.value,
@@ -78,6 +88,13 @@ class Lot(db.Model):
             "minutes_on_hold >= 0 AND minutes_remaining + minutes_on_hold <= minutes_granted",
             name="hold_within_grant",
         ),
+        # Pending minutes are the whole grant of a lot nothing was drawn from yet.
+        CheckConstraint(
+            "minutes_pending = 0 OR (minutes_pending = minutes_granted"
+            " AND minutes_remaining = 0 AND minutes_on_hold = 0)",
+            name="pending_whole_and_unspent",
+        ),
+        CheckConstraint("minutes_pending >= 0", name="pending_nonnegative"),
         # The latest expired lots of a student (dashboard, balance summary).
         Index("ix_lots_student_expires", "student_id", "expires_at", "id"),
         # Lots with minutes left or held: a student's few open lots among their many used ones
@@ -93,6 +110,11 @@ class Lot(db.Model):
     minutes_remaining: Mapped[int] = mapped_column(Integer)
     # Held by an open dispute: not consumable, not part of the available balance.
     minutes_on_hold: Mapped[int] = mapped_column(Integer, default=0)
+    # (Server defaults alone: the credit's INSERT … SELECT lists its columns, and a Python
+    # default would be added to it as a parameter, which PostgreSQL's CTE form cannot take.)
+    # A bank payment still clearing: not consumable, not available, never expiring (the
+    # lot has no expiry until the payment succeeds), not refundable as hours.
+    minutes_pending: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -106,9 +128,12 @@ class LedgerEntry(db.Model):
     __table_args__ = (
         CheckConstraint(f"kind IN ({_KINDS})", name="kind"),
         CheckConstraint(
-            f"minutes <> 0 OR kind IN ({', '.join(repr(k) for k in RECORD_KINDS)})",
+            f"minutes <> 0 OR kind IN ({', '.join(repr(k) for k in RECORD_KINDS)}, {_PENDING})",
             name="minutes_nonzero",
         ),
+        # Pending minutes move only in the pending kinds' entries, and only they.
+        CheckConstraint(f"(kind IN ({_PENDING})) = (pending_minutes <> 0 AND minutes = 0)",
+                        name="pending_kinds"),
         CheckConstraint("kind <> 'purchase_credit' OR minutes > 0", name="credit_positive"),
         Index("ix_ledger_entries_student_session", "student_id", "session_ref"),
         # A student's entries newest first, a page at a time (staff ledger).
@@ -130,6 +155,8 @@ class LedgerEntry(db.Model):
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     minutes: Mapped[int] = mapped_column(Integer)
+    # Signed minutes of a payment still clearing (PENDING_KINDS only; 0 for every other).
+    pending_minutes: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     reference: Mapped[str] = mapped_column(String(255), index=True)
     # The tutoring session this entry belongs to (see SESSION_KINDS), matched exactly.
     session_ref: Mapped[str | None] = mapped_column(String(255))
@@ -156,8 +183,12 @@ class Balance(db.Model):
     """The student's available minutes: the sum of their entries, kept under a row lock."""
 
     __tablename__ = "balances"
-    __table_args__ = (CheckConstraint("available_minutes >= 0", name="available_nonnegative"),)
+    __table_args__ = (CheckConstraint("available_minutes >= 0", name="available_nonnegative"),
+                      CheckConstraint("pending_minutes >= 0", name="pending_nonnegative"))
 
     student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     available_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    # Minutes of bank payments still clearing: shown, never available (sum of the entries'
+    # pending_minutes).
+    pending_minutes: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -10,10 +10,11 @@ import enum
 import logging
 from datetime import datetime
 
-from storefront.account.services import purchase_credited_mail
+from storefront.account.services import bank_payment_failed_mail, purchase_credited_mail
 from storefront.extensions import db
 from storefront.ledger.credit import credit_paid_purchase
-from storefront.models import Purchase, PurchaseStatus
+from storefront.ledger.pending import credit_pending_lot, pend_purchase, remove_pending
+from storefront.models import OutgoingMail, Purchase, PurchaseStatus
 from storefront.models.base import utcnow
 from storefront.payments.gateway import PaymentIntentInfo
 from storefront.purchases.lookup import package_purchase_for_intent, purchase_for_intent
@@ -84,15 +85,20 @@ def fulfil_purchase(
                  intent.id, purchase.status)
         return FulfilOutcome.STALE, purchase
 
+    pends = target is PurchaseStatus.PROCESSING and purchase.subscription_id is None
+    if (target is PurchaseStatus.COMPLETED or pends) and (
+            intent.amount != purchase.price_minor or intent.currency != purchase.currency):
+        log.error(
+            "purchase %d: %s is %s for %d %s but the purchase is %d %s; not crediting",
+            purchase.id, intent.id, intent.status, intent.amount, intent.currency,
+            purchase.price_minor, purchase.currency,
+        )
+        return FulfilOutcome.MISMATCH, purchase
+
     if target is PurchaseStatus.COMPLETED:
-        if intent.amount != purchase.price_minor or intent.currency != purchase.currency:
-            log.error(
-                "purchase %d: %s paid %d %s but the purchase is %d %s; not crediting",
-                purchase.id, intent.id, intent.amount, intent.currency,
-                purchase.price_minor, purchase.currency,
-            )
-            return FulfilOutcome.MISMATCH, purchase
         paid_at = min(paid_at or utcnow(), utcnow())
+        if purchase.state in _MAY_HAVE_A_LOT and _credit_pending(purchase, paid_at):
+            return FulfilOutcome.CREDITED, purchase
         # The purchase completed, its hours (dated from paid_at), the balance and the email,
         # written together: one statement on PostgreSQL.
         credit_paid_purchase(purchase, paid_at,
@@ -100,9 +106,34 @@ def fulfil_purchase(
                              mail=purchase_credited_mail)
         return FulfilOutcome.CREDITED, purchase
 
+    was = purchase.state
     purchase.status = target.value
     if target is PurchaseStatus.FAILED:
         purchase.failure_message = intent.error_message
+    if pends:
+        pend_purchase(purchase)  # a bank payment clearing: its hours pending meanwhile
+    elif was is PurchaseStatus.PROCESSING and remove_pending(purchase):
+        db.session.add(OutgoingMail(**bank_payment_failed_mail(purchase)))
     db.session.flush()
     log.info("purchase %d: now %s (%s)", purchase.id, purchase.status, intent.id)
     return FulfilOutcome.UPDATED, purchase
+
+
+# A purchase that was processing (or failed after) may have a lot with pending minutes, or
+# one whose pending minutes were removed: its credit goes to that lot. A card paid at once
+# has none, and is credited in one statement.
+_MAY_HAVE_A_LOT = frozenset({PurchaseStatus.PROCESSING, PurchaseStatus.FAILED})
+
+
+def _credit_pending(purchase: Purchase, paid_at: datetime) -> bool:
+    """Credit the purchase's existing lot (its pending minutes cleared); False when it has
+    none, for the usual credit."""
+    lot = credit_pending_lot(purchase, paid_at)
+    if lot is None:
+        return False
+    purchase.status = PurchaseStatus.COMPLETED.value
+    purchase.failure_message = None
+    purchase.paid_at = paid_at
+    db.session.add(OutgoingMail(**purchase_credited_mail(purchase)))
+    db.session.flush()
+    return True

@@ -76,12 +76,12 @@ def create_payment_intent(
     description: str, receipt_email: str | None = None,
 ) -> PaymentIntentInfo:
     """Create a PaymentIntent for an amount taken from our database."""
-    params: dict[str, Any] = {
-        "amount": amount,
-        "currency": currency,
-        "metadata": metadata,
-        "payment_method_types": current_app.config.get("STRIPE_PAYMENT_METHOD_TYPES", ["card"]),
-    }
+    params: dict[str, Any] = {"amount": amount, "currency": currency, "metadata": metadata}
+    methods = current_app.config.get("STRIPE_PAYMENT_METHOD_TYPES")
+    if methods:
+        params["payment_method_types"] = list(methods)
+    else:  # what the business enabled in its Stripe dashboard for this currency
+        params["automatic_payment_methods"] = {"enabled": True}
     if not current_app.config.get("STRIPE_API_BASE"):
         # The emulator rejects parameters it does not know; Stripe shows these to the payer.
         params["description"] = description
