@@ -47,7 +47,8 @@ class ExtendForm(RequestKeyMixin, FlaskForm):
 
 
 class RefundForm(RequestKeyMixin, FlaskForm):
-    amount = DecimalNumberField("Amount (€)", places=2, validators=[
+    # In the purchase's own currency (whole yen); the view converts it by its exponent.
+    amount = DecimalNumberField("Amount", places=None, validators=[
         InputRequired(), NumberRange(min=Decimal("0.01"))])
     reason = StringField("Reason", validators=[Optional(), Length(max=500)])
 
