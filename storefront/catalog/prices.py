@@ -43,6 +43,14 @@ def price_in(plan: PricingPlan, currency: str | None) -> PlanPriceChoice:
     return PlanPriceChoice(row.amount_minor, row.currency, row.stripe_price_id)
 
 
+def sellable_currencies(plan: PricingPlan) -> tuple[str, ...]:
+    """The currencies the plan can be bought in here: every price of a package; a
+    subscription plan's prices that have their Stripe Price (euros always listed)."""
+    rows = price_rows(plan)
+    return tuple(code for code in CURRENCIES if code == BASE_CURRENCY or (
+        code in rows and (plan.is_package or rows[code].stripe_price_id)))
+
+
 def set_extra_prices(plan: PricingPlan, amounts: dict[str, int | None]) -> None:
     """Add, change or remove the plan's prices in currencies other than euros (None
     removes). A changed amount forgets the Stripe Price of the old one. Flushes."""
