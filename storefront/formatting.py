@@ -37,7 +37,7 @@ def price_per_hour_minor(price_minor: int, minutes: int) -> int:
 @lru_cache(maxsize=4096)
 def money_display(minor: int, currency: str, locale: str) -> str:
     """Money for people, in the locale's style and by the currency's own exponent:
-    7500, "eur" -> "€75.00"; 12000, "jpy" -> "¥12,000"."""
+    7500, "eur" -> "€75.00"; 12000, "jpy" -> "JP¥12,000" (en_IE)."""
     return format_currency(money.to_decimal(minor, currency), currency.upper(), locale=locale)
 
 

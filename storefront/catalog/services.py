@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session, selectinload
 
 from storefront.catalog.plan_copy import PlanCopy
-from storefront.catalog.prices import watch_euro_prices
+from storefront.catalog.prices import set_extra_prices, watch_euro_prices
 from storefront.errors import ValidationError
 from storefront.extensions import cache, db
 from storefront.formatting import amount_text, hours_text, price_per_hour_minor
@@ -253,6 +253,8 @@ class PlanChanges:
     is_featured: bool
     is_active: bool
     rollover_unused: bool = False
+    # Prices in the other currencies (minor units; None: no price in it); None: unchanged.
+    extra_prices: dict[str, int | None] | None = None
 
 
 def save_plan(plan: PricingPlan | None, changes: PlanChanges) -> PricingPlan:
@@ -295,6 +297,8 @@ def save_plan(plan: PricingPlan | None, changes: PlanChanges) -> PricingPlan:
     plan.is_featured = changes.is_featured
     plan.is_active = changes.is_active
     plan.rollover_unused = changes.rollover_unused
+    if changes.extra_prices is not None:
+        set_extra_prices(plan, changes.extra_prices)
     db.session.flush()
     return plan
 
