@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from storefront.errors import ValidationError
 from storefront.extensions import db
-from storefront.models import PlanPrice, PricingPlan
+from storefront.models import PlanPrice, PricingPlan, Purchase, Subscription
 from storefront.money import BASE_CURRENCY, CURRENCIES, EXTRA_CURRENCIES
 
 
@@ -49,6 +49,14 @@ def sellable_currencies(plan: PricingPlan) -> tuple[str, ...]:
     rows = price_rows(plan)
     return tuple(code for code in CURRENCIES if code == BASE_CURRENCY or (
         code in rows and (plan.is_package or rows[code].stripe_price_id)))
+
+
+def subscription_currency(subscription: Subscription) -> str:
+    """The currency a subscription bills in: its months' (Stripe keeps one per
+    subscription); euros when none is recorded yet."""
+    return db.session.scalars(
+        select(Purchase.currency).where(Purchase.subscription_id == subscription.id)
+        .order_by(Purchase.id.desc()).limit(1)).first() or BASE_CURRENCY
 
 
 def set_extra_prices(plan: PricingPlan, amounts: dict[str, int | None]) -> None:
