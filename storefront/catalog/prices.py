@@ -39,7 +39,7 @@ def price_in(plan: PricingPlan, currency: str | None) -> PlanPriceChoice:
     row = price_rows(plan).get(code) if code in CURRENCIES else None
     if row is None:
         raise ValidationError.for_fields({"currency": [
-            f"This plan has no price in {code.upper()[:3] or 'that currency'}."]})
+            f"This plan has no price in {code.upper()}."]})
     return PlanPriceChoice(row.amount_minor, row.currency, row.stripe_price_id)
 
 
