@@ -7,6 +7,8 @@ import os
 from typing import Any
 from urllib.parse import urlsplit
 
+from storefront.money import CURRENCIES, is_supported
+
 # The Stripe API version every request is pinned to (the one stripe==16.1.0 was built for).
 STRIPE_API_VERSION = "2026-10-28.endive"
 
@@ -166,6 +168,8 @@ class Config:
             # argon2id at OWASP's parameters; the test suite uses cheap ones to run quickly.
             "PASSWORD_HASH_COST": "cheap" if cls.TESTING else "strong",
             "BABEL_LOCALE": _env("BABEL_LOCALE", "en_IE"),
+            # Prices shown to a visitor whose browser's languages name no currency we sell in.
+            "DEFAULT_CURRENCY": _env("DEFAULT_CURRENCY", "eur").lower(),
         }
 
 
@@ -294,6 +298,9 @@ def check_config(config: dict[str, Any]) -> None:
         _check_secret_key(config["SECRET_KEY"], env)
         if config.get("PASSWORD_HASH_COST", "strong") != "strong":
             raise ConfigError(f"PASSWORD_HASH_COST must be 'strong' in {env}")
+
+    if not is_supported(config.get("DEFAULT_CURRENCY", "eur")):
+        raise ConfigError("DEFAULT_CURRENCY must be one of " + ", ".join(CURRENCIES))
 
     secret, publishable = config["STRIPE_SECRET_KEY"], config["STRIPE_PUBLISHABLE_KEY"]
     if not secret.startswith(("sk_", "rk_")):

@@ -9,6 +9,7 @@ from functools import lru_cache
 from babel.dates import format_date, format_skeleton, format_time
 from babel.numbers import format_currency, format_decimal
 
+from storefront import money
 from storefront.rounding import divide_half_up
 
 _CENT = Decimal("0.01")
@@ -19,13 +20,14 @@ def hours_text(minutes: int) -> str:
     return str((Decimal(minutes) / 60).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
-def amount_text(minor: int) -> str:
-    """Minor units as a plain two-decimal amount: 7500 -> "75.00"."""
-    return str((Decimal(minor) / 100).quantize(_CENT, rounding=ROUND_HALF_UP))
+def amount_text(minor: int, currency: str = money.BASE_CURRENCY) -> str:
+    """Minor units as a plain amount by the currency's exponent: 7500 -> "75.00",
+    12000 "jpy" -> "12000"."""
+    return money.amount_text(minor, currency)
 
 
 def price_per_hour_minor(price_minor: int, minutes: int) -> int:
-    """Price of one hour in minor units, rounded half-up to the cent (exact integers)."""
+    """Price of one hour in minor units, rounded half-up to the minor unit (exact integers)."""
     return divide_half_up(price_minor * 60, minutes)
 
 
@@ -34,8 +36,9 @@ def price_per_hour_minor(price_minor: int, minutes: int) -> int:
 # locale) and each number of minutes is formatted once per process.
 @lru_cache(maxsize=4096)
 def money_display(minor: int, currency: str, locale: str) -> str:
-    """Money for people, in the locale's style: 7500, "eur" -> "€75.00"."""
-    return format_currency(Decimal(minor) / 100, currency.upper(), locale=locale)
+    """Money for people, in the locale's style and by the currency's own exponent:
+    7500, "eur" -> "€75.00"; 12000, "jpy" -> "JP¥12,000" (en_IE)."""
+    return format_currency(money.to_decimal(minor, currency), currency.upper(), locale=locale)
 
 
 @lru_cache(maxsize=4096)

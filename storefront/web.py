@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from babel.numbers import get_currency_name
 from flask import Flask, abort, current_app, has_request_context, request, url_for
 from werkzeug.routing import IntegerConverter
 
@@ -100,6 +101,8 @@ def register_web(app: Flask) -> None:
     app.jinja_env.filters["money"] = lambda minor, currency="eur": money_display(
         minor, currency, locale
     )
+    app.jinja_env.filters["currency_name"] = lambda code: get_currency_name(
+        code.upper(), locale=locale)
     app.jinja_env.filters["iso"] = iso_utc
     app.jinja_env.globals["test_mode"] = test_mode
     app.jinja_env.globals["stripe_js_url"] = STRIPE_JS_URL

@@ -313,6 +313,29 @@ def seeded(app):
         return {plan.name: plan.id for plan in db.session.scalars(db.select(PricingPlan))}
 
 
+# Prices in other currencies than euros, for the tests of currencies (minor units).
+EXTRA_PRICES = {
+    "Basic Package": {"usd": 8200, "gbp": 6500, "jpy": 12000},
+    "Standard Package": {"usd": 15000},
+    "Monthly Unlimited": {"usd": 21900, "jpy": 32000},
+}
+
+
+@pytest.fixture
+def priced(app, seeded):
+    """The default plans, some with prices in other currencies (EXTRA_PRICES), as
+    {name: id}."""
+    from storefront.models import PlanPrice
+
+    with app.app_context():
+        for name, amounts in EXTRA_PRICES.items():
+            for currency, amount in amounts.items():
+                db.session.add(PlanPrice(plan_id=seeded[name], currency=currency,
+                                         amount_minor=amount))
+        db.session.commit()
+    return seeded
+
+
 @pytest.fixture
 def synced(app, seeded, runner):
     """The default plans with the subscription plans' Stripe Products and Prices made

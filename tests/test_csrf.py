@@ -16,6 +16,10 @@ STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 # endpoint -> why it may take a POST without the session's CSRF token.
 EXEMPT = {
     "webhooks.stripe_webhook": "Stripe signs each delivery (Stripe-Signature); no session",
+    # It only picks the currency prices are shown in, from the plans page, which stays
+    # session-less (cacheable) and so has no token: the request's origin is checked instead
+    # (tests/catalog/test_currency_choice.py).
+    "catalog.choose_currency": "same-origin check (Sec-Fetch-Site, Origin or Referer)",
 }
 
 

@@ -37,7 +37,8 @@ class Package:
     expires_at: datetime | None
     days_until_expiry: int | None
     is_expired: bool
-    value_remaining_minor: int
+    value_remaining_minor: int  # in `currency`, the purchase's own
+    currency: str = "eur"
 
     @property
     def expiring_soon(self) -> bool:
@@ -65,8 +66,8 @@ class Overview:
     consumed_minutes: int
     expired_minutes: int
     refunded_minutes: int
-    value_remaining_minor: int
-    currency: str
+    # The paid value of the available hours per currency (never added across currencies).
+    values_remaining: dict[str, int]
     active: list[Package]
     expired: list[Package]  # all, soonest expiry first; or the latest few, newest first
     sessions: list[TutoringSession]  # the latest few, when asked for
@@ -87,6 +88,13 @@ def _value(remaining: int, granted: int, price_minor: int) -> int:
     return divide_half_up(remaining * price_minor, granted)
 
 
+def _values_by_currency(packages: list[Package]) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for package in packages:
+        values[package.currency] = values.get(package.currency, 0) + package.value_remaining_minor
+    return values
+
+
 def _package(lot: Lot, purchase: Purchase, consumed: int, now: datetime) -> Package:
     is_expired = lot.expires_at is not None and lot.expires_at <= now
     return Package(
@@ -97,6 +105,7 @@ def _package(lot: Lot, purchase: Purchase, consumed: int, now: datetime) -> Pack
         days_until_expiry=_days_until(lot.expires_at, now), is_expired=is_expired,
         value_remaining_minor=0 if is_expired else _value(
             lot.minutes_remaining, lot.minutes_granted, purchase.price_minor),
+        currency=purchase.currency,
     )
 
 
@@ -187,9 +196,8 @@ def student_overview(student: User, now: datetime, *, expired_limit: int | None 
     latest_expired = _expired_lots(student.id, now, expired_limit)
     shown = {lot.id: (lot, purchase) for lot, purchase in (*opened, *latest_expired)}
     consumed = _consumed_by_lot(student.id, [lot for lot, _ in shown.values()])
-    active, currency = [], "eur"
+    active = []
     for lot, purchase in opened:
-        currency = purchase.currency
         if not (lot.expires_at is not None and lot.expires_at <= now):
             active.append(_package(lot, purchase, consumed[lot.id], now))
     expired = sorted((_package(lot, purchase, consumed[lot.id], now)
@@ -214,8 +222,7 @@ def student_overview(student: User, now: datetime, *, expired_limit: int | None 
             lot.minutes_remaining for lot, _ in opened
             if lot.expires_at is not None and lot.expires_at <= now),
         refunded_minutes=-totals.get(EntryKind.REFUND_REVERSAL.value, 0),
-        value_remaining_minor=sum(p.value_remaining_minor for p in active),
-        currency=currency,
+        values_remaining=_values_by_currency(active),
         active=active, expired=expired,
         sessions=latest_sessions(student.id, sessions_limit) if sessions_limit else [],
     )

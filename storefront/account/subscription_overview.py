@@ -8,6 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from storefront.catalog.prices import price_in, subscription_currency
+from storefront.errors import ValidationError
 from storefront.extensions import db
 from storefront.models import Lot, PricingPlan, Purchase, User
 from storefront.models.subscription import TERMINAL_STATUSES, Subscription
@@ -40,6 +42,9 @@ class SubscriptionView:
     period_plan_name: str | None  # the plan the current period was paid for
     minutes_credited: int | None  # this period's hours, when paid
     minutes_left: int | None
+    # The monthly price in the subscription's own currency (its months' currency).
+    price_minor: int = 0
+    currency: str = "eur"
 
     @property
     def status(self) -> str:
@@ -115,8 +120,14 @@ def subscription_view(student: User) -> SubscriptionView | None:
                              or paid[0].period_end is None
                              or paid[0].period_end >= subscription.current_period_end):
         current = paid
+    currency = subscription_currency(subscription)
+    try:
+        price_minor = price_in(subscription.plan, currency).amount_minor
+    except ValidationError:  # the plan lost its price in that currency since
+        price_minor, currency = subscription.plan.price_minor, subscription.plan.currency
     return SubscriptionView(
         subscription=subscription, plan=subscription.plan,
+        price_minor=price_minor, currency=currency,
         period_plan_name=current[0].plan_name if current else None,
         minutes_credited=current[1].minutes_granted if current else None,
         minutes_left=current[1].minutes_remaining if current else None,

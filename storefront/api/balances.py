@@ -24,6 +24,7 @@ from storefront.extensions import db
 from storefront.formatting import amount_text, hours_text, iso_utc
 from storefront.models import Purchase, PurchaseStatus, User
 from storefront.models.base import utcnow
+from storefront.money import BASE_CURRENCY
 from storefront.rounding import hours_to_minutes
 from storefront.validation import FieldError, clean_email, parse_decimal, parse_int
 
@@ -77,7 +78,10 @@ def balance_summary():
             "hours_expired": hours_text(view.expired_minutes),
             "hours_refunded": hours_text(view.refunded_minutes),
             "remaining_hours": hours_text(view.available_minutes),
-            "balance_amount": amount_text(view.value_remaining_minor),
+            # In euros, as it always was; every currency's own in balance_amounts.
+            "balance_amount": amount_text(view.values_remaining.get(BASE_CURRENCY, 0)),
+            "balance_amounts": {code: amount_text(minor, code)
+                                for code, minor in sorted(view.values_remaining.items())},
         },
         "package_status": {
             "active_packages": [_package(p) for p in view.active],
@@ -117,7 +121,7 @@ def _purchase(purchase: Purchase) -> dict:
         "plan_name": purchase.plan_name,
         "transaction_type": purchase.plan_type,
         "payment_status": purchase.status,
-        "amount": amount_text(purchase.price_minor),
+        "amount": amount_text(purchase.price_minor, purchase.currency),
         "currency": purchase.currency.upper(),
         "hours_included": hours_text(purchase.minutes),
         "payment_intent_id": purchase.payment_intent_id,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from storefront.errors import ValidationError
+from storefront.money import CURRENCIES, is_supported
 from storefront.validation import REQUIRED, FieldError, clean_email, clean_int, clean_student_name
 
 
@@ -14,10 +15,12 @@ class InitiateRequest:
     plan_id: int
     name: str
     email: str
+    currency: str | None = None
 
 
 def parse_initiate(body: Any) -> InitiateRequest:
-    """The plan id, name and email; any other field (an amount, a price) is ignored."""
+    """The plan id, name, email and optional currency (any case); any other field (an
+    amount, a price) is ignored."""
     if not isinstance(body, dict):
         raise ValidationError.for_fields({"non_field_errors": ["Send a JSON object."]})
     errors: dict[str, list[str]] = {}
@@ -26,6 +29,14 @@ def parse_initiate(body: Any) -> InitiateRequest:
         values["plan_id"] = clean_int(body.get("plan_id"))
     except FieldError as error:
         errors["plan_id"] = [str(error)]
+
+    currency = body.get("currency")
+    if currency is not None:
+        if is_supported(currency):
+            values["currency"] = currency.lower()
+        else:
+            errors["currency"] = ["Choose one of " + ", ".join(
+                code.upper() for code in CURRENCIES) + "."]
 
     info = body.get("student_info")
     if info is None:

@@ -23,6 +23,7 @@ from storefront.errors import StorefrontError
 from storefront.extensions import csrf, db
 from storefront.formatting import amount_text, hours_text, price_per_hour_minor
 from storefront.models import Purchase
+from storefront.money import BASE_CURRENCY
 from storefront.payments.errors import PaymentError
 from storefront.purchases import initiate_purchase
 from storefront.ratelimits import initiate_limits
@@ -78,16 +79,23 @@ def pricing_plans():
 
 
 def _plan_details(purchase: Purchase) -> dict:
-    """The plan as this purchase priced it (its snapshot), in the pricing-plan format."""
+    """The plan as this purchase priced it (its snapshot), in the pricing-plan format: the
+    price and price per hour in the purchase's currency; price_eur the euro price (the
+    plan's own when the purchase is in another currency)."""
+    code = purchase.currency
+    euros = purchase.price_minor if code == BASE_CURRENCY else purchase.plan.price_minor
     return {
         "id": purchase.plan_id,
         "name": purchase.plan_name,
         "description": purchase.plan.description,
         "plan_type": purchase.plan_type,
         "hours_included": hours_text(purchase.minutes),
-        "price_eur": amount_text(purchase.price_minor),
+        "price_eur": amount_text(euros),
+        "price": amount_text(purchase.price_minor, code),
+        "currency": code,
         "validity_days": purchase.validity_days,
-        "price_per_hour": amount_text(price_per_hour_minor(purchase.price_minor, purchase.minutes)),
+        "price_per_hour": amount_text(
+            price_per_hour_minor(purchase.price_minor, purchase.minutes), code),
     }
 
 
@@ -101,6 +109,7 @@ def purchase_initiate():
         started = initiate_purchase(
             plan_id=payload.plan_id, name=payload.name, email=payload.email,
             acting_user=current_user, started_by=checkout_starter(), client_ip=client_address(),
+            currency=payload.currency,
         )
         db.session.commit()
     except StorefrontError as error:

@@ -1,4 +1,5 @@
-"""Keep each subscription plan's Stripe Product and monthly Price in step with the plan."""
+"""Keep each subscription plan's Stripe Product and its monthly Prices (one per currency the
+plan is priced in; Prices are single-currency and immutable) in step with the plan."""
 
 from __future__ import annotations
 
@@ -7,33 +8,53 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from storefront.extensions import db
-from storefront.models import PricingPlan
+from storefront.models import PlanPrice, PricingPlan
 from storefront.models.catalog import PlanType
+from storefront.money import BASE_CURRENCY, CURRENCIES
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
 
 
-def _stored_price(plan: PricingPlan) -> gateway.PriceInfo | None:
-    """The Price we stored for the plan, or None if there is none or Stripe no longer has it."""
-    if not plan.stripe_price_id:
+def _stored_price(price_id: str | None) -> gateway.PriceInfo | None:
+    """The Price we stored, or None if there is none or Stripe no longer has it."""
+    if not price_id:
         return None
     try:
-        return gateway.retrieve_price(plan.stripe_price_id)
+        return gateway.retrieve_price(price_id)
     except PaymentError as error:
         if error.code == "resource_missing":
             return None
         raise
 
 
-def _price_fits(price: gateway.PriceInfo | None, plan: PricingPlan) -> bool:
+def _price_fits(price: gateway.PriceInfo | None, plan: PricingPlan, row: PlanPrice) -> bool:
     return (price is not None and price.active and price.interval == "month"
             and price.product_id == plan.stripe_product_id
-            and price.unit_amount == plan.price_minor and price.currency == plan.currency)
+            and price.unit_amount == row.amount_minor and price.currency == row.currency)
+
+
+def _sync_price(plan: PricingPlan, row: PlanPrice) -> str | None:
+    """Give the plan a monthly Price of this row's amount and currency if its stored one
+    does not fit; what changed, or None."""
+    if _price_fits(_stored_price(row.stripe_price_id), plan, row):
+        return None
+    previous = row.stripe_price_id or "none"
+    price = gateway.create_monthly_price(
+        product_id=plan.stripe_product_id, unit_amount=row.amount_minor,
+        currency=row.currency, metadata={"plan_id": str(plan.id)},
+        idempotency_key=(f"price-plan-{plan.id}-{row.currency}{row.amount_minor}"
+                         f"-after-{previous}"))
+    row.stripe_price_id = price.id
+    if row.currency == BASE_CURRENCY:
+        plan.stripe_price_id = price.id  # the plan's own, which its euro row mirrors
+    return (f"{plan.name}: created price {price.id} "
+            f"({row.amount_minor} {row.currency} a month)")
 
 
 def sync_plan(plan: PricingPlan) -> list[str]:
-    """Give one subscription plan its Product and a Price of its amount; archive the plan's
-    other active Prices (Prices are immutable). Returns what changed at Stripe (flushes)."""
+    """Give one subscription plan its Product and a Price of its amount in each of its
+    currencies; archive the plan's other active Prices (Prices are immutable). Returns what
+    changed at Stripe (flushes)."""
     changes: list[str] = []
     plan = db.session.scalars(
         select(PricingPlan).where(PricingPlan.id == plan.id).with_for_update()
@@ -44,20 +65,15 @@ def sync_plan(plan: PricingPlan) -> list[str]:
             name=plan.name, metadata=metadata,
             idempotency_key=f"product-plan-{plan.id}-after-{plan.stripe_product_id or 'none'}")
         changes.append(f"{plan.name}: created product {plan.stripe_product_id}")
-    stored = _stored_price(plan)
-    if not _price_fits(stored, plan):
-        previous = plan.stripe_price_id or "none"
-        price = gateway.create_monthly_price(
-            product_id=plan.stripe_product_id, unit_amount=plan.price_minor,
-            currency=plan.currency, metadata=metadata,
-            idempotency_key=(f"price-plan-{plan.id}-{plan.currency}{plan.price_minor}"
-                             f"-after-{previous}"))
-        plan.stripe_price_id = price.id
-        changes.append(f"{plan.name}: created price {price.id} "
-                       f"({plan.price_minor} {plan.currency} a month)")
+    db.session.flush()  # the euro row mirrors the plan's current price
+    rows = sorted(plan.prices, key=lambda row: list(CURRENCIES).index(row.currency))
+    for row in rows:
+        if (change := _sync_price(plan, row)) is not None:
+            changes.append(change)
     db.session.flush()
+    current = {row.stripe_price_id for row in rows}
     for other in gateway.find_prices(plan.stripe_product_id, active=True):
-        if other.id != plan.stripe_price_id:
+        if other.id not in current:
             gateway.deactivate_price(other.id)
             changes.append(f"{plan.name}: deactivated price {other.id}")
     return changes

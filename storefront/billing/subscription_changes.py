@@ -18,9 +18,10 @@ from sqlalchemy import select
 
 from storefront.account.subscription_overview import MANAGEABLE_STATUSES, PAYMENT_DUE_STATUSES
 from storefront.billing.customers import customer_for
+from storefront.catalog.prices import subscription_currency
 from storefront.errors import StorefrontError
 from storefront.extensions import db
-from storefront.models import PricingPlan, User
+from storefront.models import PlanPrice, PricingPlan, User
 from storefront.models.catalog import PlanType
 from storefront.models.subscription import Subscription
 from storefront.payments import gateway
@@ -89,15 +90,30 @@ def resume(student: User) -> Subscription:
         idempotency_key=_request_key(subscription, "resume")))
 
 
-def switch_plans(subscription: Subscription) -> list[PricingPlan]:
-    """The active subscription plans, with a Stripe Price, the subscription can move to."""
-    return list(db.session.scalars(
-        select(PricingPlan).where(
-            PricingPlan.plan_type == PlanType.SUBSCRIPTION.value,
-            PricingPlan.is_active.is_(True), PricingPlan.stripe_price_id.is_not(None),
-            PricingPlan.id != subscription.plan_id,
-            PricingPlan.currency == subscription.plan.currency)
-        .order_by(PricingPlan.display_order, PricingPlan.id)))
+@dataclass(frozen=True)
+class SwitchOption:
+    """A plan the subscription can move to, priced in the subscription's currency."""
+
+    id: int
+    name: str
+    minutes_included: int
+    price_minor: int
+    currency: str
+    stripe_price_id: str
+
+
+def switch_plans(subscription: Subscription) -> list[SwitchOption]:
+    """The active subscription plans with a Stripe Price in the subscription's currency
+    (Stripe bills a subscription in one currency) that it can move to."""
+    currency = subscription_currency(subscription)
+    rows = db.session.execute(
+        select(PricingPlan, PlanPrice).join(PlanPrice, PlanPrice.plan_id == PricingPlan.id)
+        .where(PricingPlan.plan_type == PlanType.SUBSCRIPTION.value,
+               PricingPlan.is_active.is_(True), PricingPlan.id != subscription.plan_id,
+               PlanPrice.currency == currency, PlanPrice.stripe_price_id.is_not(None))
+        .order_by(PricingPlan.display_order, PricingPlan.id)).tuples()
+    return [SwitchOption(plan.id, plan.name, plan.minutes_included, price.amount_minor,
+                         price.currency, price.stripe_price_id) for plan, price in rows]
 
 
 def switch_plan(student: User, plan_id: int) -> Subscription:

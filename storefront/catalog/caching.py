@@ -2,10 +2,11 @@
 
 Each answer carries a strong ETag made from what its bytes depend on: the plan list's version
 (storefront.catalog.services.PlanListing, shared by every worker through the plan cache),
-the release (a digest of the templates, static files and code, computed once per process),
-test mode, the locale and the mount point. A matching If-None-Match is answered 304 before
-anything is rendered; the rendered bytes themselves are kept per ETag, so a page that did
-not change is rendered once per worker.
+the currency the page shows prices in (chosen, or from Accept-Language: the page then
+varies on it), the release (a digest of the templates, static files and code, computed once
+per process), test mode, the locale and the mount point. A matching If-None-Match is
+answered 304 before anything is rendered; the rendered bytes themselves are kept per ETag,
+so a page that did not change is rendered once per worker.
 """
 
 from __future__ import annotations
@@ -57,14 +58,16 @@ def _release() -> str:
     return release
 
 
-def catalog_etag(kind: str, version: str) -> str:
-    """The ETag of one kind of catalog answer ("page", "json") for this plan-list version."""
+def catalog_etag(kind: str, version: str, currency: str = "") -> str:
+    """The ETag of one kind of catalog answer ("page", "json") for this plan-list version,
+    and the currency its prices are shown in (the page)."""
     memo = current_app.extensions.setdefault("storefront.catalog_etags", {})
-    key = (kind, version, request.script_root)
+    key = (kind, version, currency, request.script_root)
     etag = memo.get(key)
     if etag is None:
         config = current_app.config
-        parts = (kind, version, _release(), "test" if emulator_checkout(config) else "live",
+        parts = (kind, version, currency, _release(),
+                 "test" if emulator_checkout(config) else "live",
                  config["BABEL_LOCALE"], request.script_root)
         if len(memo) >= _MEMO_SIZE:
             memo.clear()

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storefront.catalog.plan_copy import PlanCopy
+from storefront.catalog.prices import set_extra_prices, watch_euro_prices
 from storefront.errors import ValidationError
 from storefront.extensions import cache, db
 from storefront.formatting import amount_text, hours_text, price_per_hour_minor
-from storefront.models import PlanType, PricingPlan
+from storefront.models import PlanPrice, PlanType, PricingPlan
 from storefront.models.catalog import MAX_PRICE_MINOR, MAX_VALIDITY_DAYS, MIN_PRICE_MINOR
+from storefront.money import BASE_CURRENCY, CURRENCIES
 
 # The active plans and their version, shared by every worker (Redis in production).
-ACTIVE_PLANS_CACHE_KEY = "catalog:active-plans:v3"
+ACTIVE_PLANS_CACHE_KEY = "catalog:active-plans:v4"
 # Counts plan changes (never expires in Redis); the cached listing names the count it saw.
 PLANS_GENERATION_KEY = "catalog:plans-generation"
 # Every worker subscribes here (Redis): a message means "drop your copy of the listing".
@@ -39,10 +41,23 @@ class PlanSummary:
     validity_days: int | None
     display_order: int
     is_featured: bool
+    # Every price of the plan as (currency, minor units), euros first, in CURRENCIES order.
+    prices: tuple[tuple[str, int], ...] = ()
 
     @property
     def is_package(self) -> bool:
         return self.plan_type == PlanType.PACKAGE.value
+
+    @property
+    def currencies(self) -> tuple[str, ...]:
+        return tuple(code for code, _ in self.prices)
+
+    def shown_in(self, currency: str) -> PlanSummary:
+        """The plan priced in `currency` if it has a price in it, else as it is (euros)."""
+        amount = dict(self.prices).get(currency)
+        if amount is None or currency == self.currency:
+            return self
+        return replace(self, price_minor=amount, currency=currency)
 
     @property
     def price_per_hour_minor(self) -> int:
@@ -62,16 +77,20 @@ class PlanSummary:
             "display_order": self.display_order,
             "is_featured": self.is_featured,
             "price_per_hour": amount_text(self.price_per_hour_minor),
+            "prices": {code: amount_text(amount, code) for code, amount in self.prices},
         }
 
     @classmethod
     def of(cls, plan: PricingPlan) -> PlanSummary:
+        amounts = {row.currency: row.amount_minor for row in plan.prices}
+        amounts[BASE_CURRENCY] = plan.price_minor  # the plan's own, even before a flush
         return cls(
             id=plan.id, name=plan.name, description=plan.description,
             plan_type=plan.plan_type, minutes_included=plan.minutes_included,
             price_minor=plan.price_minor, currency=plan.currency,
             validity_days=plan.validity_days, display_order=plan.display_order,
             is_featured=plan.is_featured,
+            prices=tuple((code, amounts[code]) for code in CURRENCIES if code in amounts),
         )
 
 
@@ -123,6 +142,7 @@ def _shared_listing() -> PlanListing:
         return cached[1]
     rows = db.session.scalars(
         select(PricingPlan)
+        .options(selectinload(PricingPlan.prices))
         .where(PricingPlan.is_active.is_(True))
         .order_by(PricingPlan.display_order, PricingPlan.name)
     )
@@ -186,13 +206,15 @@ def seed_default_plans() -> list[str]:
 
 def _plans_touched(session: Session) -> bool:
     return any(
-        isinstance(obj, PricingPlan)
+        isinstance(obj, PricingPlan | PlanPrice)
         for obj in (*session.new, *session.dirty, *session.deleted)
     )
 
 
 def watch_plan_changes() -> None:
-    """Drop the cached plan list whenever a transaction that changed a plan commits."""
+    """Drop the cached plan list whenever a transaction that changed a plan or one of its
+    prices commits; keep each plan's euro row in step with the plan."""
+    watch_euro_prices()
     if event.contains(Session, "before_flush", _mark_plan_change):
         return
     event.listen(Session, "before_flush", _mark_plan_change)
@@ -231,6 +253,8 @@ class PlanChanges:
     is_featured: bool
     is_active: bool
     rollover_unused: bool = False
+    # Prices in the other currencies (minor units; None: no price in it); None: unchanged.
+    extra_prices: dict[str, int | None] | None = None
 
 
 def save_plan(plan: PricingPlan | None, changes: PlanChanges) -> PricingPlan:
@@ -273,6 +297,8 @@ def save_plan(plan: PricingPlan | None, changes: PlanChanges) -> PricingPlan:
     plan.is_featured = changes.is_featured
     plan.is_active = changes.is_active
     plan.rollover_unused = changes.rollover_unused
+    if changes.extra_prices is not None:
+        set_extra_prices(plan, changes.extra_prices)
     db.session.flush()
     return plan
 

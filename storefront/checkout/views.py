@@ -15,6 +15,8 @@ from flask import (
 )
 from flask_login import current_user
 
+from storefront.catalog.currency import visitor_currency
+from storefront.catalog.prices import sellable_currencies
 from storefront.catalog.services import plan_summary
 from storefront.checkout.access import checkout_starter, may_view
 from storefront.checkout.cooldown import cooldown_for, refuse_during_decline_cooldown
@@ -23,7 +25,7 @@ from storefront.clients import client_address
 from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.ledger.pending import pending_minutes_of
-from storefront.models import Purchase, PurchaseStatus
+from storefront.models import PricingPlan, Purchase, PurchaseStatus
 from storefront.payments import gateway
 from storefront.purchases import fulfil_purchase, initiate_purchase, purchase_for_intent
 from storefront.purchases.declines import record_decline
@@ -34,9 +36,9 @@ from storefront.web import absolute_url
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
 
-def _unavailable_reason(plan_id: int) -> str | None:
+def _unavailable_reason(plan_id: int, currency: str) -> str | None:
     try:
-        purchasable_plan(plan_id)
+        purchasable_plan(plan_id, currency)
     except StorefrontError as refusal:
         return refusal.message
     return None
@@ -46,10 +48,14 @@ def _unavailable_reason(plan_id: int) -> str | None:
 @initiate_limits
 @refuse_during_decline_cooldown
 def start(plan_id: int):
-    """Plan summary and, for a guest, name and email; POST starts the purchase."""
+    """Plan summary in the visitor's currency (when the plan can be bought in it, else in
+    euros) and, for a guest, name and email; POST starts the purchase in that currency."""
     plan = plan_summary(plan_id)
     if plan is None:
         abort(404)
+    offered = sellable_currencies(db.session.get(PricingPlan, plan_id))
+    currency = visitor_currency(offered)
+    plan = plan.shown_in(currency)
     form = GuestDetailsForm()
     error, status = None, 200
     started_by = checkout_starter()  # made on the first visit, so a double-click shares it
@@ -61,7 +67,7 @@ def start(plan_id: int):
         try:
             started = initiate_purchase(
                 plan_id=plan_id, name=name, email=email, acting_user=current_user,
-                started_by=started_by, client_ip=client_address(),
+                started_by=started_by, client_ip=client_address(), currency=currency,
             )
             db.session.commit()
         except StorefrontError as failure:
@@ -73,7 +79,7 @@ def start(plan_id: int):
         status = 400
     return render_template(
         "checkout/start.html", plan=plan, form=form, error=error,
-        unavailable=_unavailable_reason(plan_id),
+        unavailable=_unavailable_reason(plan_id, currency), offered=offered,
     ), status
 
 

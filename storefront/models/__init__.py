@@ -1,6 +1,6 @@
 """The storefront's tables, one module per aggregate."""
 
-from storefront.models.catalog import PlanType, PricingPlan
+from storefront.models.catalog import PlanPrice, PlanType, PricingPlan
 from storefront.models.decline import PaymentDecline, RefusedAttempt
 from storefront.models.ledger import Balance, EntryKind, ExpiryNotice, LedgerEntry, Lot
 from storefront.models.mail import OutgoingMail
@@ -19,6 +19,7 @@ __all__ = [
     "PaymentDecline",
     "OutgoingMail",
     "PendingRegistration",
+    "PlanPrice",
     "PlanType",
     "PricingPlan",
     "Purchase",

@@ -5,11 +5,21 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String, Text, false
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storefront.extensions import db
 from storefront.models.base import UTCDateTime, utcnow
+from storefront.money import CURRENCIES, check_constraint_sql
 
 MIN_PRICE_MINOR = 50
 MAX_PRICE_MINOR = 1_000_000
@@ -61,12 +71,17 @@ class PricingPlan(db.Model):
     # A subscription plan may carry a paid month's unused minutes into the next month.
     rollover_unused: Mapped[bool] = mapped_column(Boolean, default=False,
                                                   server_default=false())
-    # A subscription plan's Stripe Product and its current monthly Price (flask stripe
-    # sync-plans keeps them in step with name, price_minor and currency).
+    # price_minor, currency and stripe_price_id are the plan's price in euros, which every
+    # plan has; its row in plan_prices mirrors them (storefront/catalog/prices.py).
+    # A subscription plan's Stripe Product and its current monthly Price in euros (flask
+    # stripe sync-plans keeps them in step with name, price_minor and currency).
     stripe_product_id: Mapped[str | None] = mapped_column(String(255))
     stripe_price_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    prices: Mapped[list[PlanPrice]] = relationship(
+        back_populates="plan", cascade="all, delete-orphan", order_by="PlanPrice.id")
 
     @property
     def type(self) -> PlanType:
@@ -78,3 +93,33 @@ class PricingPlan(db.Model):
 
     def __repr__(self) -> str:
         return f"<PricingPlan {self.id} {self.name}>"
+
+
+_CURRENCY_CODES = ", ".join(f"'{code}'" for code in CURRENCIES)
+
+
+class PlanPrice(db.Model):
+    """A plan's price in one currency: euros always (mirroring the plan's own price), and
+    any of the other currencies staff add. A subscription plan's monthly Stripe Price in
+    that currency, once `flask stripe sync-plans` has made it."""
+
+    __tablename__ = "plan_prices"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "currency"),
+        CheckConstraint(f"currency IN ({_CURRENCY_CODES})", name="currency"),
+        # Stripe's minimum charge and our maximum, in each currency's own minor units.
+        CheckConstraint(check_constraint_sql("amount_minor", "currency"), name="amount_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("pricing_plans.id", ondelete="CASCADE"))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    stripe_price_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    plan: Mapped[PricingPlan] = relationship(back_populates="prices")
+
+    def __repr__(self) -> str:
+        return f"<PlanPrice {self.plan_id} {self.amount_minor} {self.currency}>"

@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from storefront.account.students import resolve_student
+from storefront.catalog.prices import PlanPriceChoice, price_in
 from storefront.errors import ValidationError
 from storefront.extensions import db
 from storefront.models import PricingPlan, Purchase, PurchaseStatus, User
@@ -40,16 +41,17 @@ class InitiatedPurchase:
     subscription_id: str | None = None
 
 
-def purchasable_plan(plan_id: int) -> PricingPlan:
+def purchasable_plan(plan_id: int, currency: str | None = None) -> PricingPlan:
     """The plan, if it exists, is active and can be bought here (a subscription plan needs
-    its Stripe Price); else a ValidationError or PlanUnavailable."""
+    its Stripe Price in `currency`, euros when None); else a ValidationError or
+    PlanUnavailable."""
     plan = db.session.get(PricingPlan, plan_id) if 0 < plan_id <= MAX_ID else None
     if plan is None:
         raise ValidationError.for_fields({"plan_id": ["Pricing plan not found."]})
     if not plan.is_active:
         raise ValidationError.for_fields({"plan_id": ["This plan is not currently active."]})
     if not plan.is_package:
-        check_subscribable(plan)
+        check_subscribable(plan, currency)
     return plan
 
 
@@ -59,7 +61,8 @@ def _lock_student(student: User) -> None:
     db.session.execute(select(User.id).where(User.id == student.id).with_for_update())
 
 
-def _recent_pending(student: User, plan: PricingPlan, started_by: str) -> Purchase | None:
+def _recent_pending(student: User, plan: PricingPlan, price: PlanPriceChoice,
+                    started_by: str) -> Purchase | None:
     since = utcnow() - timedelta(minutes=current_app.config["PENDING_PURCHASE_REUSE_MINUTES"])
     return db.session.scalars(
         select(Purchase)
@@ -69,8 +72,8 @@ def _recent_pending(student: User, plan: PricingPlan, started_by: str) -> Purcha
             Purchase.started_by == started_by,
             Purchase.status == PurchaseStatus.PENDING.value,
             Purchase.created_at >= since,
-            Purchase.price_minor == plan.price_minor,
-            Purchase.currency == plan.currency,
+            Purchase.price_minor == price.amount_minor,
+            Purchase.currency == price.currency,
             Purchase.payment_intent_id.is_not(None),
         )
         .order_by(Purchase.created_at.desc())
@@ -80,9 +83,11 @@ def _recent_pending(student: User, plan: PricingPlan, started_by: str) -> Purcha
 
 def initiate_purchase(
     *, plan_id: int, name: str, email: str, acting_user: User | None, started_by: str,
-    client_ip: str | None = None,
+    client_ip: str | None = None, currency: str | None = None,
 ) -> InitiatedPurchase:
-    """Create (or reuse, within 30 minutes) a pending purchase and its PaymentIntent.
+    """Create (or reuse, within 30 minutes) a pending purchase and its PaymentIntent, for
+    the plan's price in `currency` (euros when None; ValidationError on `currency` when the
+    plan has no price in it).
 
     `started_by` identifies the caller (a hash of its browser's checkout key). A pending
     purchase is reused only by the caller that started it, so an email address alone never
@@ -92,11 +97,12 @@ def initiate_purchase(
     purchase is started from, recorded once: its declines count against that address.
     Flushes, never commits: a failure anywhere leaves nothing once the caller rolls back.
     """
-    plan = purchasable_plan(plan_id)
+    plan = purchasable_plan(plan_id, currency)
+    price = price_in(plan, currency)
     student = resolve_student(email=email, name=name, acting_user=acting_user)
     _lock_student(student)
 
-    pending = _recent_pending(student, plan, started_by)
+    pending = _recent_pending(student, plan, price, started_by)
     if pending is not None:
         intent = gateway.retrieve_payment_intent(pending.payment_intent_id)
         if intent.status in _PAYABLE and intent.client_secret:
@@ -106,8 +112,9 @@ def initiate_purchase(
         fulfil_purchase(intent)
 
     if not plan.is_package:
-        started = start_subscription(plan=plan, student=student, started_by=started_by,
-                                     client_ip=client_ip, attempt_key=uuid.uuid4().hex)
+        started = start_subscription(plan=plan, price=price, student=student,
+                                     started_by=started_by, client_ip=client_ip,
+                                     attempt_key=uuid.uuid4().hex)
         return InitiatedPurchase(started.purchase, started.client_secret, reused=False,
                                  subscription_id=started.stripe_subscription_id)
 
@@ -117,8 +124,8 @@ def initiate_purchase(
         plan_name=plan.name,
         plan_type=plan.plan_type,
         minutes=plan.minutes_included,
-        price_minor=plan.price_minor,
-        currency=plan.currency,
+        price_minor=price.amount_minor,
+        currency=price.currency,
         validity_days=plan.validity_days,
         status=PurchaseStatus.PENDING.value,
         attempt_key=uuid.uuid4().hex,

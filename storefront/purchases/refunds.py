@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from storefront import ledger
+from storefront import ledger, money
 from storefront.errors import NotFound, StorefrontError, ValidationError
 from storefront.extensions import db
 from storefront.models import LedgerEntry, Purchase, PurchaseStatus
@@ -83,7 +83,8 @@ def request_refund(*, purchase: Purchase, amount_minor: int, reason: str,
         raise ValidationError.for_fields({"amount": ["Nothing left to refund on this purchase."]})
     if not 0 < amount_minor <= available:
         raise ValidationError.for_fields({"amount": [
-            f"Enter an amount above 0 and at most {available / 100:.2f}."]})
+            f"Enter an amount above 0 and at most "
+            f"{money.amount_text(available, purchase.currency)}."]})
     refunded_before = purchase.refunded_minor
     gateway.create_refund(payment_intent_id=purchase.payment_intent_id, amount=amount_minor,
                           idempotency_key=f"refund-{purchase.id}-{request_key}", reason=reason)

@@ -17,6 +17,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from storefront.billing.customers import customer_for
+from storefront.catalog.prices import PlanPriceChoice, price_in
 from storefront.errors import StorefrontError
 from storefront.extensions import db
 from storefront.models import PricingPlan, Purchase, PurchaseStatus, Subscription, User
@@ -56,9 +57,10 @@ class StartedSubscription:
     stripe_subscription_id: str
 
 
-def check_subscribable(plan: PricingPlan) -> None:
-    """PlanUnavailable unless the subscription plan has its monthly Price at Stripe."""
-    if not plan.stripe_price_id:
+def check_subscribable(plan: PricingPlan, currency: str | None = None) -> None:
+    """PlanUnavailable unless the subscription plan has its monthly Price at Stripe in
+    `currency` (euros when None); ValidationError when it has no price in that currency."""
+    if not price_in(plan, currency).stripe_price_id:
         raise PlanUnavailable(
             "This subscription is not available right now; please try again later.")
 
@@ -135,16 +137,18 @@ def cancel_subscription_purchase(purchase: Purchase) -> None:
     fulfil_purchase(gateway.retrieve_payment_intent(purchase.payment_intent_id))
 
 
-def start_subscription(*, plan: PricingPlan, student: User, started_by: str,
-                       client_ip: str | None, attempt_key: str) -> StartedSubscription:
-    """Create the pending first-month purchase and its incomplete Stripe Subscription for a
-    student already locked by the caller. Flushes, never commits."""
-    check_subscribable(plan)
+def start_subscription(*, plan: PricingPlan, price: PlanPriceChoice, student: User,
+                       started_by: str, client_ip: str | None,
+                       attempt_key: str) -> StartedSubscription:
+    """Create the pending first-month purchase and its incomplete Stripe Subscription, on
+    the plan's monthly Stripe Price in the chosen currency, for a student already locked by
+    the caller. Flushes, never commits."""
+    check_subscribable(plan, price.currency)
     _clear_the_way(student, started_by)
     customer_id = customer_for(student)
     purchase = Purchase(
         student_id=student.id, plan_id=plan.id, plan_name=plan.name, plan_type=plan.plan_type,
-        minutes=plan.minutes_included, price_minor=plan.price_minor, currency=plan.currency,
+        minutes=plan.minutes_included, price_minor=price.amount_minor, currency=price.currency,
         validity_days=None, status=PurchaseStatus.PENDING.value, attempt_key=attempt_key,
         started_by=started_by, client_ip=client_ip,
     )
@@ -153,7 +157,7 @@ def start_subscription(*, plan: PricingPlan, student: User, started_by: str,
     metadata = {"student_id": str(student.id), "plan_id": str(plan.id),
                 "purchase_id": str(purchase.id)}
     started = gateway.create_subscription(
-        customer_id=customer_id, price_id=plan.stripe_price_id, metadata=metadata,
+        customer_id=customer_id, price_id=price.stripe_price_id, metadata=metadata,
         idempotency_key=f"subscription-{attempt_key}")
     if not started.client_secret or not started.invoice.payment_intent_id:
         log.error("subscription %s came back without a payment to confirm", started.id)

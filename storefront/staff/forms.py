@@ -9,10 +9,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import ValidationError as WTFormsValidationError
 
 from storefront.catalog.services import VALIDITY_RULE
 from storefront.ledger.lots import MAX_EXTENSION_DAYS
 from storefront.models.catalog import MAX_VALIDITY_DAYS
+from storefront.money import EXTRA_CURRENCIES, AmountError, parse_price
 from storefront.validation import DecimalNumberField, WholeNumberField
 
 # Bounds shared with the staff API and the commands.
@@ -47,7 +49,8 @@ class ExtendForm(RequestKeyMixin, FlaskForm):
 
 
 class RefundForm(RequestKeyMixin, FlaskForm):
-    amount = DecimalNumberField("Amount (€)", places=2, validators=[
+    # In the purchase's own currency (whole yen); the view converts it by its exponent.
+    amount = DecimalNumberField("Amount", places=None, validators=[
         InputRequired(), NumberRange(min=Decimal("0.01"))])
     reason = StringField("Reason", validators=[Optional(), Length(max=500)])
 
@@ -70,7 +73,8 @@ class PlanForm(FlaskForm):
     plan_type = SelectField("Type", choices=[SelectChoice("package", "Package"),
                                               SelectChoice("subscription", "Subscription")])
     hours_included = DecimalNumberField("Hours", places=2, validators=[InputRequired()])
-    price = DecimalNumberField("Price (€)", places=2, validators=[InputRequired()])
+    price = DecimalNumberField("Price in EUR (required)", places=2,
+                               validators=[InputRequired()])
     validity_days = WholeNumberField("Valid for (days)", validators=[
         Optional(), NumberRange(min=1, max=MAX_VALIDITY_DAYS, message=VALIDITY_RULE)])
     display_order = WholeNumberField("Order", default=0, validators=[InputRequired()])
@@ -78,3 +82,25 @@ class PlanForm(FlaskForm):
     is_active = BooleanField("On sale", default=True)
     rollover_unused = BooleanField("Carry a month's unused hours into the next month "
                                    "(subscriptions only)")
+
+
+def _price_rule(code: str):
+    """A price in `code` by that currency's exponent and range (blank: no price in it)."""
+    def check(form, field) -> None:
+        try:
+            parse_price(field.data or "", code)
+        except AmountError as error:
+            raise WTFormsValidationError(str(error)) from None
+
+    return check
+
+
+def extra_price_field(form: PlanForm, code: str) -> StringField:
+    """The plan form's field of the price in `code`."""
+    return getattr(form, f"price_{code}")
+
+
+# One optional field per other currency: price_usd, price_gbp, …
+for _code in EXTRA_CURRENCIES:
+    setattr(PlanForm, f"price_{_code}", StringField(
+        f"Price in {_code.upper()} (optional)", validators=[Optional(), _price_rule(_code)]))

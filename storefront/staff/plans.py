@@ -6,14 +6,16 @@ from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
+from storefront.catalog.prices import price_rows
 from storefront.catalog.services import PlanChanges, all_plans, save_plan
 from storefront.errors import ValidationError
 from storefront.extensions import db
 from storefront.formatting import amount_text, hours_text
 from storefront.models import PricingPlan
+from storefront.money import EXTRA_CURRENCIES, parse_price
 from storefront.rounding import hours_to_minutes
 from storefront.staff.access import only_staff
-from storefront.staff.forms import PlanForm, to_minor
+from storefront.staff.forms import PlanForm, extra_price_field, to_minor
 
 bp = Blueprint("staff_plans", __name__, url_prefix="/staff")
 bp.before_request(only_staff)
@@ -24,6 +26,14 @@ def plans():
     return render_template("staff/plans.html", plans=all_plans())
 
 
+def _extra_prices(form: PlanForm) -> dict[str, int | None]:
+    prices: dict[str, int | None] = {}
+    for code in EXTRA_CURRENCIES:
+        text = (extra_price_field(form, code).data or "").strip()
+        prices[code] = parse_price(text, code) if text else None
+    return prices
+
+
 def _changes(form: PlanForm) -> PlanChanges:
     return PlanChanges(
         name=form.name.data or "", description=form.description.data or "",
@@ -32,6 +42,7 @@ def _changes(form: PlanForm) -> PlanChanges:
         price_minor=to_minor(form.price.data), validity_days=form.validity_days.data,
         display_order=form.display_order.data, is_featured=form.is_featured.data,
         is_active=form.is_active.data, rollover_unused=form.rollover_unused.data,
+        extra_prices=_extra_prices(form),
     )
 
 
@@ -40,6 +51,10 @@ def _edit(plan: PricingPlan | None):
     if plan is not None and not form.is_submitted():
         form.hours_included.data = Decimal(hours_text(plan.minutes_included))
         form.price.data = Decimal(amount_text(plan.price_minor))
+        rows = price_rows(plan)
+        for code in EXTRA_CURRENCIES:
+            if code in rows:
+                extra_price_field(form, code).data = amount_text(rows[code].amount_minor, code)
     error = None
     if form.validate_on_submit():
         try:
@@ -54,8 +69,9 @@ def _edit(plan: PricingPlan | None):
     elif form.errors:
         field, messages = next(iter(form.errors.items()))
         error = f"{getattr(form, field).label.text}: {messages[0]}"
-    return render_template("staff/plan_form.html", form=form, plan=plan,
-                           error=error), 400 if error else 200
+    extra = [extra_price_field(form, code) for code in EXTRA_CURRENCIES]
+    return render_template("staff/plan_form.html", form=form, plan=plan, error=error,
+                           extra_prices=extra), 400 if error else 200
 
 
 @bp.route("/plans/new", methods=["GET", "POST"])

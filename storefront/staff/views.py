@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from storefront import ledger
+from storefront import ledger, money
 from storefront.errors import NotFound, StorefrontError
 from storefront.extensions import db
-from storefront.formatting import hours_text
+from storefront.formatting import hours_text, money_display
 from storefront.models import Purchase, User
 from storefront.models.base import utcnow
 from storefront.outbox import undelivered
@@ -30,7 +39,6 @@ from storefront.staff.forms import (
     ExtendForm,
     RefundForm,
     SessionForm,
-    to_minor,
 )
 from storefront.staff.queries import (
     find_students,
@@ -165,10 +173,16 @@ def refund(purchase_id: int):
     form = RefundForm()
     if not form.validate():
         return _refused(form, purchase.student_id)
+    try:  # typed in the purchase's own currency, by its exponent (whole yen)
+        amount_minor = money.to_minor(form.amount.data, purchase.currency)
+    except money.AmountError as error:
+        flash(f"{form.amount.label.text}: {error}", "error")
+        return _done(purchase.student_id)
+    shown = money_display(amount_minor, purchase.currency, current_app.config["BABEL_LOCALE"])
     return _attempt(lambda: request_refund(
-        purchase=purchase, amount_minor=to_minor(form.amount.data),
+        purchase=purchase, amount_minor=amount_minor,
         reason=form.reason.data or "", request_key=form.request_key.data),
-        purchase.student_id, f"Refund of €{form.amount.data:.2f} sent to Stripe.")
+        purchase.student_id, f"Refund of {shown} sent to Stripe.")
 
 
 @bp.route("/expiry", methods=["GET", "POST"])

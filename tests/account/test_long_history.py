@@ -104,6 +104,7 @@ def test_balance_api_lists_every_expired_package_and_totals_match_the_ledger(
         "hours_refunded": "0.00",
         "remaining_hours": f"{sum(sums.values()) / 60:.2f}",
         "balance_amount": "210.00",  # 4 h + 5 h + 5 h left of three 5 h Basics at 75.00
+        "balance_amounts": {"eur": "210.00"},
     }
     assert data["balance_summary"]["remaining_hours"] == "14.00"
     assert data["balance_summary"]["hours_consumed"] == "15.00"

@@ -28,7 +28,7 @@ def test_guest_initiate_creates_pending_purchase_and_payment_intent(
 ):
     plan_id = seeded["Basic Package"]
     response = client.post(URL, json=body(
-        plan_id, email="  Ana@Example.COM ", amount=1, price_eur="0.01", currency="usd"))
+        plan_id, email="  Ana@Example.COM ", amount=1, price_eur="0.01", price="0.01"))
     assert response.status_code == 201
     data = response.get_json()
     assert data["success"] is True
@@ -36,7 +36,7 @@ def test_guest_initiate_creates_pending_purchase_and_payment_intent(
     assert data["plan_details"] == {
         "id": plan_id, "name": "Basic Package", "description": data["plan_details"]["description"],
         "plan_type": "package", "hours_included": "5.00", "price_eur": "75.00",
-        "validity_days": 30, "price_per_hour": "15.00",
+        "price": "75.00", "currency": "eur", "validity_days": 30, "price_per_hour": "15.00",
     }
     assert data["message"]
 

@@ -52,7 +52,7 @@ def test_summary(client, sam):
         "hours_refunded": "0.00",
         "remaining_hours": "23.00",
         # 18 h of 20 h at 260.00 + 5 h of 5 h at 75.00
-        "balance_amount": "309.00",
+        "balance_amount": "309.00", "balance_amounts": {"eur": "309.00"},
     }
     active = {p["transaction_id"]: p for p in data["package_status"]["active_packages"]}
     assert active[sam["premium"]]["hours_remaining"] == "18.00"

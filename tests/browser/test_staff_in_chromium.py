@@ -95,7 +95,7 @@ def test_staff_member_records_cancels_extends_and_refunds(page: Page, app, make_
 
     # Half the price goes back to the card through Stripe; the hours paid for it go too.
     package.get_by_text("Extend or refund").click()
-    package.get_by_label(re.compile(r"^Refund amount \(up to €140\.00\)")).fill("70.00")
+    package.get_by_label(re.compile(r"^Refund amount in EUR \(up to €140\.00\)")).fill("70.00")
     package.get_by_label("Reason").last.fill("Moved away")
     package.get_by_role("button", name="Refund through Stripe").click()
     expect(_flash(page)).to_contain_text("Refund of €70.00 sent to Stripe.")
@@ -136,10 +136,10 @@ def test_a_plan_edited_by_staff_shows_on_the_plans_page_at_once(page: Page, brow
         check_page(page, "staff-plans")
         assert _cells_cut_off(page) == []  # at phone size, the price and status show
         page.get_by_role("link", name="Basic Package").click()
-        expect(page.get_by_label("Price (€)")).to_have_value("75.00")
+        expect(page.get_by_label("Price in EUR (required)")).to_have_value("75.00")
         check_page(page, "staff-plan-edit")
         page.get_by_label("Name").fill("Starter Package")
-        page.get_by_label("Price (€)").fill("69.00")
+        page.get_by_label("Price in EUR (required)").fill("69.00")
         page.get_by_role("button", name="Save").click()
         expect(_flash(page)).to_contain_text("Plan “Starter Package” saved.")
         edited = page.get_by_role("row", name=re.compile(r"Starter Package.*€69\.00"))

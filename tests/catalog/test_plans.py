@@ -24,7 +24,7 @@ def test_api_lists_default_plans_in_order_with_contract_fields(client, seeded):
         "description": basic["description"], "plan_type": "package",
         "plan_type_display": "Package", "hours_included": "5.00", "price_eur": "75.00",
         "validity_days": 30, "display_order": 1, "is_featured": False,
-        "price_per_hour": "15.00",
+        "price_per_hour": "15.00", "prices": {"eur": "75.00"},
     }
     monthly = plans[4]
     assert (monthly["plan_type"], monthly["plan_type_display"], monthly["validity_days"],

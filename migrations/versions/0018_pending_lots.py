@@ -6,15 +6,15 @@ never expiring), balances `pending_minutes` (their sum per student), and ledger 
 `pending_minutes` with three kinds that alone move it: `pending_credit`, `pending_cleared`
 (the payment succeeded: its purchase_credit follows) and `pending_removed` (it failed).
 
-Revision ID: 0017_pending_lots
-Revises: 0016_ledger_read_indexes
+Revision ID: 0018_pending_lots
+Revises: 0017_plan_prices
 Create Date: 2026-12-02 10:00:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0017_pending_lots'
-down_revision = '0016_ledger_read_indexes'
+revision = '0018_pending_lots'
+down_revision = '0017_plan_prices'
 branch_labels = None
 depends_on = None
 
