@@ -8,7 +8,7 @@ never expiring), balances `pending_minutes` (their sum per student), and ledger 
 
 Revision ID: 0018_pending_lots
 Revises: 0017_plan_prices
-Create Date: 2026-12-02 10:00:00.000000
+Create Date: 2026-11-27 20:00:00.000000
 """
 import sqlalchemy as sa
 from alembic import op
