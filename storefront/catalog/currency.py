@@ -8,10 +8,12 @@ page, whose ETag names the currency and which varies on Accept-Language.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from flask import current_app, request, session
+from werkzeug.http import parse_accept_header
 
 from storefront.money import BASE_CURRENCY, CURRENCIES
 
@@ -40,6 +42,13 @@ def currency_from_languages(header_values: Iterable[str]) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=512)
+def _currency_of_header(header: str) -> str | None:
+    """currency_from_languages for a raw Accept-Language header, parsed once per distinct
+    header (browsers send a handful of them; this runs on every plans page)."""
+    return currency_from_languages(value for value, _ in parse_accept_header(header))
+
+
 def chosen_currency() -> str | None:
     """The currency this visitor chose, if any (reading never creates a session)."""
     code = session.get(SESSION_KEY)
@@ -50,7 +59,7 @@ def visitor_currency(offered: Iterable[str]) -> str:
     """The currency to show prices in, among `offered` (euros are always offered)."""
     offered = set(offered) | {BASE_CURRENCY}
     for code in (chosen_currency(),
-                 currency_from_languages(value for value, _ in request.accept_languages),
+                 _currency_of_header(request.headers.get("Accept-Language", "")),
                  current_app.config.get("DEFAULT_CURRENCY", BASE_CURRENCY)):
         if code in offered:
             return code
