@@ -18,6 +18,7 @@ from tests.browser.a11y import (
     motion,
     unlabelled_controls,
 )
+from tests.browser.pages import DECLINED_CARD, enter_card
 from tests.browser.tour import tour
 
 pytestmark = pytest.mark.browser
@@ -82,9 +83,7 @@ def test_card_errors_and_the_payment_message_are_announced(page: Page, app, seed
     # A declined card: the payment message is an alert, and the decline appears in it.
     message = page.locator("#payment-message")
     expect(message).to_have_attribute("role", "alert")
-    page.get_by_label("Card number").fill("4000 0000 0000 0002")
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
+    enter_card(page, DECLINED_CARD)
     expect(page.locator("#pe-card-number")).not_to_have_attribute("aria-invalid", "true")
     pay.click()
     expect(message).to_be_visible()
@@ -92,70 +91,53 @@ def test_card_errors_and_the_payment_message_are_announced(page: Page, app, seed
     assert assertive(live_region(message))
 
 
-def test_every_input_on_every_page_is_labelled(page: Page, app, synced, live_server,
-                                                make_user):
-    problems = {}
-
-    def check(page: Page, name: str) -> None:
-        found = unlabelled_controls(page) + axe_rules(
-            page, ["label", "select-name", "button-name", "input-button-name", "link-name",
-                   "form-field-multiple-labels", "label-title-only"])
-        if found:
-            problems[name] = found
-
-    visited = tour(page, app, synced, live_server.url, make_user, check)
-    print(f"labels checked on {len(visited)} pages: {', '.join(visited)}")
-    assert problems == {}
+def _labels(page: Page) -> list:
+    return unlabelled_controls(page) + axe_rules(
+        page, ["label", "select-name", "button-name", "input-button-name", "link-name",
+               "form-field-multiple-labels", "label-title-only"])
 
 
-def test_headings_are_in_order_on_every_page(page: Page, app, synced, live_server, make_user):
-    problems = {}
-
-    def check(page: Page, name: str) -> None:
-        levels = heading_levels(page)
-        found = heading_problems(levels) + axe_rules(
-            page, ["heading-order", "page-has-heading-one", "empty-heading"])
-        print(f"  {name}: " + " ".join(f"h{level}" for level, _ in levels))
-        if found:
-            problems[name] = found
-
-    visited = tour(page, app, synced, live_server.url, make_user, check)
-    print(f"headings checked on {len(visited)} pages")
-    assert problems == {}
+def _headings(page: Page) -> list:
+    levels = heading_levels(page)
+    print("    headings: " + " ".join(f"h{level}" for level, _ in levels))
+    return heading_problems(levels) + axe_rules(
+        page, ["heading-order", "page-has-heading-one", "empty-heading"])
 
 
-def test_colour_contrast_meets_wcag_aa_on_every_page(page: Page, app, synced, live_server,
-                                                     make_user):
-    problems = {}
-
-    def check(page: Page, name: str) -> None:
-        found = axe_rules(page, ["color-contrast"])
-        # The skip link as it shows when focused.
-        page.keyboard.press("Tab")
-        found += axe_rules(page, ["color-contrast"])
-        page.keyboard.press("Shift+Tab")
-        if found:
-            problems[name] = found
-
-    visited = tour(page, app, synced, live_server.url, make_user, check)
-    print(f"contrast checked on {len(visited)} pages")
-    assert problems == {}
+def _contrast(page: Page) -> list:
+    found = axe_rules(page, ["color-contrast"])
+    # The skip link as it shows when focused.
+    page.keyboard.press("Tab")
+    found += axe_rules(page, ["color-contrast"])
+    page.keyboard.press("Shift+Tab")
+    return found
 
 
-def test_nothing_moves_when_reduced_motion_is_asked_for(page: Page, app, synced, live_server,
-                                                       make_user):
-    # Without the preference the buttons ease their colour change: the check sees motion.
+def _motion(page: Page) -> list:
+    assert page.evaluate("() => matchMedia('(prefers-reduced-motion: reduce)').matches")
+    return motion(page)
+
+
+def test_every_page_is_labelled_in_heading_order_legible_and_still(
+        page: Page, app, synced, live_server, make_user):
+    """One walk through every page and state, four checks on each: every control labelled,
+    headings in order, colour contrast AA (the focused skip link too), and nothing moving
+    once the system asks for reduced motion."""
+    # Without the preference the buttons ease their colour change: the motion check sees it.
     page.goto(live_server.url + "/")
     assert any("transition" in found for found in motion(page))
     page.emulate_media(reduced_motion="reduce")
-    problems = {}
+    checks = {"labels": _labels, "headings": _headings, "contrast": _contrast,
+              "motion": _motion}
+    problems: dict[str, dict[str, list]] = {concern: {} for concern in checks}
 
     def check(page: Page, name: str) -> None:
-        assert page.evaluate("() => matchMedia('(prefers-reduced-motion: reduce)').matches")
-        found = motion(page)
-        if found:
-            problems[name] = found
+        print(f"  {name}")
+        for concern, run in checks.items():
+            if found := run(page):
+                problems[concern][name] = found
 
     visited = tour(page, app, synced, live_server.url, make_user, check)
-    print(f"motion checked on {len(visited)} pages")
-    assert problems == {}
+    print(f"labels, headings, contrast and motion checked on {len(visited)} pages: "
+          f"{', '.join(visited)}")
+    assert {concern: found for concern, found in problems.items() if found} == {}
