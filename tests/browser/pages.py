@@ -25,6 +25,9 @@ SERIOUS = {"serious", "critical"}
 # The smallest tap target on a phone, in CSS pixels (WCAG 2.5.5, Apple and Google guidance).
 TAP_TARGET = 44
 
+TEST_CARD = "4242 4242 4242 4242"  # the emulator's card that pays
+DECLINED_CARD = "4000 0000 0000 0002"  # and the one it declines
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -122,3 +125,10 @@ def check_page(page: Page, name: str) -> list[Violation]:
             assert small == [], f"{name}: tap targets under {TAP_TARGET}px: {small}"
         screenshot(page, name, size)
     return violations
+
+
+def enter_card(page: Page, number: str = TEST_CARD) -> None:
+    """Type a card into the payment form's fields: the number, expiry 12/34 and CVC 123."""
+    page.get_by_label("Card number").fill(number)
+    page.get_by_label("Expiry").fill("12 / 34")
+    page.get_by_label("CVC").fill("123")

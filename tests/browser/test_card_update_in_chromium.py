@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from storefront.extensions import db
 from storefront.models import LedgerEntry
 from tests.billing.subscribed import fail_next_renewal, months, state, subscribe
+from tests.browser.pages import DECLINED_CARD, TEST_CARD, enter_card
 from tests.conftest import PASSWORD
 from tests.support import wait_for
 
@@ -45,15 +46,13 @@ def test_a_past_due_student_saves_a_new_card_and_the_month_is_paid(
 
     save = page.get_by_role("button", name="Save card")
     expect(save).to_be_enabled()
-    page.get_by_label("Card number").fill("4000 0000 0000 0002")  # declined: nothing saved
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
+    enter_card(page, DECLINED_CARD)  # declined: nothing saved
     save.click()
     expect(page.locator("#payment-message")).to_contain_text(
         re.compile("declined", re.IGNORECASE))
     assert state(app, sub_id)[0] == "past_due"
 
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
+    page.get_by_label("Card number").fill(TEST_CARD)
     save.click()
     page.wait_for_url(re.compile(r"/account$"))
     expect(page.get_by_text(re.compile("payment went through"))).to_be_visible()

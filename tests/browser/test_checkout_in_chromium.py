@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
-from tests.browser.pages import DESKTOP, PHONE, blank_bands, check_page
+from tests.browser.pages import DESKTOP, PHONE, blank_bands, check_page, enter_card
 from tests.support import credited_minutes, wait_for
 
 pytestmark = pytest.mark.browser
@@ -50,24 +50,19 @@ def _column_edges(page: Page, *selectors: str) -> set[tuple[int, int]]:
         for s in selectors}
 
 
-def _enter_card(page: Page, number: str) -> None:
-    page.get_by_label("Card number").fill(number)
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
-
 
 def test_guest_buys_a_package_with_the_test_card(page: Page, app, seeded, live_server):
     _choose_basic_package_as_guest(page, live_server.url, audit=True)
     pay_button = page.get_by_role("button", name=re.compile(r"^Pay €75\.00"))
     expect(pay_button).to_be_enabled()
     check_page(page, "pay")
-    _enter_card(page, "4242 4242 4242 4242")
+    enter_card(page)
     assert _odd_fonts(page) == []
     assert blank_bands(page, "main aside, main form") == []
     page.set_viewport_size(DESKTOP)  # the order summary and the card form: one column
     assert len(_column_edges(page, "aside.summary", "form.payment")) == 1
     page.set_viewport_size(PHONE)
-    _enter_card(page, "4242 4242 4242 4242")
+    enter_card(page)
     confirmations = []
     page.on("request", lambda request: confirmations.append(request.url)
             if "/checkout/test-mode/confirm" in request.url else None)
@@ -95,7 +90,7 @@ def _webhook_seen(app) -> bool:
 def test_declined_card_shows_the_decline_and_allows_a_retry(page: Page, app, seeded,
                                                            live_server):
     _choose_basic_package_as_guest(page, live_server.url)
-    _enter_card(page, "4000 0000 0000 0341")
+    enter_card(page, "4000 0000 0000 0341")
     page.get_by_role("button", name=re.compile("^Pay")).click()
 
     message = page.locator("#payment-message")
@@ -105,7 +100,7 @@ def test_declined_card_shows_the_decline_and_allows_a_retry(page: Page, app, see
     check_page(page, "pay-declined")
     assert credited_minutes(app, "ana@example.com") == 0
 
-    _enter_card(page, "4242 4242 4242 4242")
+    enter_card(page)
     expect(message).to_be_hidden()
     page.get_by_role("button", name=re.compile("^Pay")).click()
     expect(page.locator("main")).to_have_attribute("data-payment-status", "succeeded")

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import Purchase
-from tests.browser.pages import check_page
+from tests.browser.pages import check_page, enter_card
 from tests.conftest import PASSWORD
 from tests.support import credited_minutes
 
@@ -48,9 +48,7 @@ def test_a_student_picks_dollars_and_pays_in_dollars(page: Page, app, priced, ma
     page.get_by_role("button", name="Continue to payment").click()
     pay_button = page.get_by_role("button", name=re.compile(r"^Pay US\$82\.00"))
     expect(pay_button).to_be_enabled()
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
+    enter_card(page)
     pay_button.click()
 
     expect(page.get_by_role("heading", name="Payment received")).to_be_visible()

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import PricingPlan, Purchase
-from tests.browser.pages import check_page
+from tests.browser.pages import check_page, enter_card
 
 pytestmark = pytest.mark.browser
 
@@ -58,9 +58,7 @@ def test_plans_and_complete_pages_in_portuguese(page: Page, app, seeded, taster,
     page.get_by_role("button", name="Continue to payment").click()
     pay_button = page.get_by_role("button", name="Pay 75,00 €")
     expect(pay_button).to_be_enabled()
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
+    enter_card(page)
     pay_button.click()
 
     expect(page.get_by_role("heading", name="Payment received")).to_be_visible()

@@ -15,7 +15,7 @@ from storefront import ledger
 from storefront.extensions import db
 from storefront.models import User
 from storefront.models.base import utcnow
-from tests.browser.pages import blank_bands, check_page
+from tests.browser.pages import blank_bands, check_page, enter_card
 from tests.conftest import PASSWORD
 from tests.support import WEBHOOK_PATH, pay, signed_event, start_purchase, wait_for
 
@@ -47,9 +47,7 @@ def _log_out(page: Page) -> None:
 def _pay_with_test_card(page: Page, button: re.Pattern) -> None:
     pay_button = page.get_by_role("button", name=button)
     expect(pay_button).to_be_enabled()
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
+    enter_card(page)
     pay_button.click()
     page.wait_for_url(re.compile(r"/checkout/complete\?payment_intent=pi_"))
 

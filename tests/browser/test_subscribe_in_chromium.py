@@ -10,7 +10,15 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import User
-from tests.browser.pages import DESKTOP, PHONE, blank_bands, check_page
+from tests.browser.pages import (
+    DECLINED_CARD,
+    DESKTOP,
+    PHONE,
+    TEST_CARD,
+    blank_bands,
+    check_page,
+    enter_card,
+)
 from tests.support import credited_minutes, wait_for
 
 pytestmark = pytest.mark.browser
@@ -27,12 +35,10 @@ def test_guest_subscribes_with_the_test_card_after_a_decline(page: Page, app, sy
 
     subscribe = page.get_by_role("button", name=re.compile(r"^Subscribe: pay €119\.00"))
     expect(subscribe).to_be_enabled()
-    for number in ("4000 0000 0000 0002", "4242 4242 4242 4242"):
-        page.get_by_label("Card number").fill(number)
-        page.get_by_label("Expiry").fill("12 / 34")
-        page.get_by_label("CVC").fill("123")
+    for number in (DECLINED_CARD, TEST_CARD):
+        enter_card(page, number)
         subscribe.click()
-        if number.startswith("4000"):
+        if number == DECLINED_CARD:
             expect(page.locator("#payment-message")).to_contain_text(
                 re.compile("declined", re.IGNORECASE))
 
@@ -65,9 +71,7 @@ def test_guest_subscribes_claims_the_account_cancels_and_resumes(page: Page, app
     subscribe = page.get_by_role("button", name=re.compile(r"^Subscribe: pay €119\.00"))
     expect(subscribe).to_be_enabled()
     check_page(page, "pay-subscription")
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
+    enter_card(page)
     subscribe.click()
 
     page.wait_for_url(re.compile(r"/checkout/complete\?payment_intent=pi_"))

@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import Purchase, User
+from tests.browser.pages import DECLINED_CARD, TEST_CARD, enter_card
 from tests.conftest import PASSWORD
 
 Check = Callable[[Page, str], None]
@@ -25,9 +26,7 @@ def _log_in(page: Page, base: str, email: str) -> None:
 
 
 def _pay(page: Page, number: str) -> None:
-    page.get_by_label("Card number").fill(number)
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
+    enter_card(page, number)
     page.get_by_role("button", name=re.compile("^Pay")).click()
 
 
@@ -62,10 +61,10 @@ def tour(page: Page, app, seeded: dict, base: str, make_user, check: Check) -> l
     page.get_by_role("button", name=re.compile("^Pay")).click()
     expect(page.locator(".pe-error")).to_be_visible()
     here("pay with an incomplete card")
-    _pay(page, "4000 0000 0000 0002")
+    _pay(page, DECLINED_CARD)
     expect(page.locator("#payment-message")).to_contain_text(re.compile("declined", re.I))
     here("pay, card declined")
-    _pay(page, "4242 4242 4242 4242")
+    _pay(page, TEST_CARD)
     page.wait_for_url(re.compile(r"/checkout/complete"))
     expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
     here("complete")
@@ -91,9 +90,7 @@ def tour(page: Page, app, seeded: dict, base: str, make_user, check: Check) -> l
     page.get_by_role("button", name="Continue to payment").click()
     expect(page.get_by_role("button", name=re.compile("^Subscribe: pay"))).to_be_enabled()
     here("pay, subscription")
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiry").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
+    enter_card(page)
     page.get_by_role("button", name=re.compile("^Subscribe: pay")).click()
     page.wait_for_url(re.compile(r"/checkout/complete"))
     expect(page.get_by_text("Your subscription is active")).to_be_visible()
