@@ -169,11 +169,11 @@ def purchase_credited_mail(purchase: Purchase) -> dict[str, object]:
                       link=absolute_url("account.dashboard"))
 
 
-def bank_payment_failed_mail(purchase: Purchase) -> dict[str, object]:
-    """The outbox row telling the student a bank payment failed after clearing for a while,
-    so its pending hours were removed."""
-    return outbox_row(purchase.student.email, "bank_payment_failed", user=purchase.student,
-                      purchase=purchase, link=absolute_url("catalog.plans"))
+def bank_payment_failed(purchase: Purchase) -> None:
+    """Tell the student a bank payment failed after clearing for a while, so its pending
+    hours were removed."""
+    queue_mail(purchase.student.email, "bank_payment_failed", user=purchase.student,
+               purchase=purchase, link=absolute_url("catalog.plans"))
 
 
 def purchase_credited(purchase: Purchase) -> None:

@@ -177,8 +177,7 @@ def _cancel_what_blocked_sources_could_pay(purchase: Purchase, decline: PaymentD
     cancel the PaymentIntents of this purchase and of the source's other payable purchases."""
     now = utcnow()
     ip, email = decline.client_ip, decline.email
-    over = {source.kind for source in _sources(ip=ip, email=email, purchase_id=purchase.id)
-            if _blocked_until(source, now) is not None}
+    over = set(_cooling_down(_sources(ip=ip, email=email, purchase_id=purchase.id), now))
     if not over:
         return
     targets = {purchase.id: purchase}

@@ -10,11 +10,15 @@ import enum
 import logging
 from datetime import datetime
 
-from storefront.account.services import bank_payment_failed_mail, purchase_credited_mail
+from storefront.account.services import (
+    bank_payment_failed,
+    purchase_credited,
+    purchase_credited_mail,
+)
 from storefront.extensions import db
 from storefront.ledger.credit import credit_paid_purchase
 from storefront.ledger.pending import credit_pending_lot, pend_purchase, remove_pending
-from storefront.models import OutgoingMail, Purchase, PurchaseStatus
+from storefront.models import Purchase, PurchaseStatus
 from storefront.models.base import utcnow
 from storefront.payments.gateway import PaymentIntentInfo
 from storefront.purchases.lookup import package_purchase_for_intent, purchase_for_intent
@@ -113,7 +117,7 @@ def fulfil_purchase(
     if pends:
         pend_purchase(purchase)  # a bank payment clearing: its hours pending meanwhile
     elif was is PurchaseStatus.PROCESSING and remove_pending(purchase):
-        db.session.add(OutgoingMail(**bank_payment_failed_mail(purchase)))
+        bank_payment_failed(purchase)
     db.session.flush()
     log.info("purchase %d: now %s (%s)", purchase.id, purchase.status, intent.id)
     return FulfilOutcome.UPDATED, purchase
@@ -134,6 +138,6 @@ def _credit_pending(purchase: Purchase, paid_at: datetime) -> bool:
     purchase.status = PurchaseStatus.COMPLETED.value
     purchase.failure_message = None
     purchase.paid_at = paid_at
-    db.session.add(OutgoingMail(**purchase_credited_mail(purchase)))
+    purchase_credited(purchase)
     db.session.flush()
     return True
