@@ -8,7 +8,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
+
+from tests.conftest import PASSWORD
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
@@ -132,3 +134,12 @@ def enter_card(page: Page, number: str = TEST_CARD) -> None:
     page.get_by_label("Card number").fill(number)
     page.get_by_label("Expiry").fill("12 / 34")
     page.get_by_label("CVC").fill("123")
+
+
+def log_in(page: Page, base_url: str, email: str, password: str = PASSWORD) -> None:
+    """Log in through the login form and wait until the page shows the student logged in."""
+    page.goto(base_url + "/account/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()

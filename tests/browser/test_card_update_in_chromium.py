@@ -11,8 +11,7 @@ from playwright.sync_api import Page, expect
 from storefront.extensions import db
 from storefront.models import LedgerEntry
 from tests.billing.subscribed import fail_next_renewal, months, state, subscribe
-from tests.browser.pages import DECLINED_CARD, TEST_CARD, enter_card
-from tests.conftest import PASSWORD
+from tests.browser.pages import DECLINED_CARD, TEST_CARD, enter_card, log_in
 from tests.support import wait_for
 
 pytestmark = pytest.mark.browser
@@ -26,19 +25,12 @@ def _credited(app) -> list[int]:
             LedgerEntry.kind == "purchase_credit").order_by(LedgerEntry.id)).all()
 
 
-def _log_in(page: Page, base_url: str) -> None:
-    page.goto(base_url + "/account/login")
-    page.get_by_label("Email").fill("sam@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-
-
 def test_a_past_due_student_saves_a_new_card_and_the_month_is_paid(
         page: Page, app, seeded, make_user, live_server, stripe_emulator):
     sub_id = subscribe(app, stripe_emulator, make_user(), seeded[PLAN])
     fail_next_renewal(app, stripe_emulator, sub_id)
 
-    _log_in(page, live_server.url)
+    log_in(page, live_server.url, "sam@example.com")
     panel = page.locator("section.subscription")
     expect(panel).to_have_attribute("data-status", "past_due")
     panel.get_by_role("link", name="Update card").click()

@@ -11,8 +11,7 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import Purchase
-from tests.browser.pages import check_page, enter_card
-from tests.conftest import PASSWORD
+from tests.browser.pages import check_page, enter_card, log_in
 from tests.support import credited_minutes
 
 pytestmark = pytest.mark.browser
@@ -22,10 +21,7 @@ def test_a_student_picks_dollars_and_pays_in_dollars(page: Page, app, priced, ma
                                                      live_server):
     make_user("sam@example.com", "Sam Student")
     page.set_extra_http_headers({"Accept-Language": "en-IE,en;q=0.8"})  # euros by default
-    page.goto(live_server.url + "/account/login")
-    page.get_by_label("Email").fill("sam@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "sam@example.com")
 
     page.goto(live_server.url + "/")
     basic = page.locator(f'[data-plan-id="{priced["Basic Package"]}"]')

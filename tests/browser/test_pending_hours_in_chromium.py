@@ -15,8 +15,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.browser.pages import check_page
-from tests.conftest import PASSWORD
+from tests.browser.pages import check_page, log_in
 from tests.support import WEBHOOK_PATH, signed_event, wait_for
 
 pytestmark = pytest.mark.browser
@@ -42,10 +41,7 @@ def _available_minutes(app, email: str) -> int:
 def test_pending_hours_show_until_the_bank_payment_clears(
         page: Page, app, seeded, make_user, live_server, stripe_emulator, stripe_stub):
     make_user("ana@example.com", "Ana Silva")
-    page.goto(live_server.url + "/account/login")
-    page.get_by_label("Email").fill("ana@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, live_server.url, "ana@example.com")
     page.get_by_role("link", name="Choose a package").click()
     page.get_by_role("link", name="Buy Basic Package").click()
     page.get_by_role("button", name="Continue to payment").click()

@@ -14,8 +14,7 @@ from playwright.sync_api import Page, Response, expect
 
 from storefront.extensions import db
 from storefront.models import Purchase
-from tests.browser.pages import enter_card
-from tests.conftest import PASSWORD
+from tests.browser.pages import enter_card, log_in
 
 pytestmark = pytest.mark.browser
 
@@ -80,14 +79,6 @@ def _without_cache(page: Page):
     return cdp
 
 
-def _log_in(page: Page, base_url: str, email: str) -> None:
-    page.goto(base_url + "/account/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-
-
 def _log_out(page: Page) -> None:
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
@@ -101,7 +92,7 @@ def test_every_page_weighs_under_50_kb(page: Page, app, seeded, make_user, live_
     weighing = Weighing()
     page.on("response", weighing.seen)
 
-    _log_in(page, base, "sam@example.com")
+    log_in(page, base, "sam@example.com")
     weighing.page(page, "plans", lambda: page.goto(base + "/"))
     weighing.page(page, "checkout", lambda: page.get_by_role(
         "link", name="Buy Standard Package").click())
@@ -123,7 +114,7 @@ def test_every_page_weighs_under_50_kb(page: Page, app, seeded, make_user, live_
     expect(page.get_by_role("heading", name=re.compile("Receipt"))).to_be_visible()
     _log_out(page)
 
-    _log_in(page, base, "staff@example.com")
+    log_in(page, base, "staff@example.com")
     weighing.page(page, "staff student", lambda: page.goto(f"{base}/staff/students/{student_id}"))
     expect(page.get_by_role("heading", name="Sam Student")).to_be_visible()
 

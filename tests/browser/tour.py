@@ -11,18 +11,9 @@ from playwright.sync_api import Page, expect
 
 from storefront.extensions import db
 from storefront.models import Purchase, User
-from tests.browser.pages import DECLINED_CARD, TEST_CARD, enter_card
-from tests.conftest import PASSWORD
+from tests.browser.pages import DECLINED_CARD, TEST_CARD, enter_card, log_in
 
 Check = Callable[[Page, str], None]
-
-
-def _log_in(page: Page, base: str, email: str) -> None:
-    page.goto(base + "/account/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
 
 
 def _pay(page: Page, number: str) -> None:
@@ -84,7 +75,7 @@ def tour(page: Page, app, seeded: dict, base: str, make_user, check: Check) -> l
     visit("/no-such-page", "not found")
 
     # A student with hours, who then subscribes.
-    _log_in(page, base, "sam@example.com")
+    log_in(page, base, "sam@example.com")
     here("dashboard")
     visit(f"/checkout/{seeded['Student Subscription']}", "checkout, subscription")
     page.get_by_role("button", name="Continue to payment").click()
@@ -107,7 +98,7 @@ def tour(page: Page, app, seeded: dict, base: str, make_user, check: Check) -> l
     expect(page.get_by_role("link", name="Log in")).to_be_visible()
 
     # Staff.
-    _log_in(page, base, "staff@example.com")
+    log_in(page, base, "staff@example.com")
     visit("/staff", "staff search")
     visit("/staff?q=sam", "staff search results")
     page.get_by_role("link", name=re.compile("Sam Student")).first.click()
