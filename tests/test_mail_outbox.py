@@ -174,6 +174,26 @@ def test_a_message_that_cannot_be_built_is_retried_then_given_up(app, mailbox):
     assert [m["To"] for m in mailbox.received] == ["ben@example.com"]
 
 
+def test_mail_with_accents_symbols_and_long_lines_arrives_exactly_as_written(make_app, mailbox):
+    from storefront.models import OutgoingMail
+
+    app = make_app(MAIL_DEFAULT_SENDER="Storefront Zürich <no-reply@example.com>")
+    subject = "Your 5 hours are ready — €75.00, Überweisung bestätigt"
+    body = ("Hello Zoë Ñúñez,\n\nThe Premium Package (¥12000 or €75.00) is yours: "
+            + "a line long enough to need folding in the raw message " * 3 + "\n")
+    with app.app_context():
+        db.session.add(OutgoingMail(to_address="zoe@example.com", subject=subject, body=body,
+                                    template="claim", next_attempt_at=utcnow()))
+        db.session.commit()
+    assert deliver_at(app, utcnow()).sent == 1
+    [message] = mailbox.received
+    assert message["Subject"] == subject
+    assert message.get_content().replace("\r\n", "\n") == body  # SMTP's line ends
+    assert message["To"] == "zoe@example.com"
+    assert message["From"].addresses[0].display_name == "Storefront Zürich"
+    assert message["From"].addresses[0].addr_spec == "no-reply@example.com"
+
+
 def test_a_pass_sends_its_mail_over_one_connection_to_the_mail_server(app, mailbox):
     for n in range(30):
         queue(app, f"student{n}@example.com")

@@ -7,6 +7,7 @@ signing key alone (without the database) cannot forge a link.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from typing import Any
@@ -23,7 +24,13 @@ class InvalidToken(Exception):
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"account-{purpose}")
+    return _serializer_for(current_app.config["SECRET_KEY"], purpose)
+
+
+@functools.lru_cache(maxsize=16)
+def _serializer_for(secret_key: str, purpose: str) -> URLSafeTimedSerializer:
+    # Built once per key and purpose rather than for every link.
+    return URLSafeTimedSerializer(secret_key, salt=f"account-{purpose}")
 
 
 def link_digest(purpose: str, link_secret: str) -> str:
