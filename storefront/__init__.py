@@ -66,9 +66,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     redact_request_lines(app)
-    from storefront.ratelimits import drop_idle_limit_check
+    from storefront.ratelimits import drop_idle_limit_check, skip_limiter_hooks_when_idle
 
     drop_idle_limit_check(app)  # once every limit is declared
+    skip_limiter_hooks_when_idle(app)
     return app
 
 
@@ -79,6 +80,7 @@ def register_extensions(app: Flask) -> None:
     from storefront.catalog.services import watch_plan_changes
     from storefront.database import configure_pings, configure_sqlite
     from storefront.extensions import cache, csrf, db, limiter, migrate
+    from storefront.web import csrf_check_on_unsafe_methods
 
     db.init_app(app)
     migrate.init_app(
@@ -86,6 +88,7 @@ def register_extensions(app: Flask) -> None:
         render_as_batch=True, compare_type=True,
     )
     csrf.init_app(app)
+    csrf_check_on_unsafe_methods(app)
     limiter.init_app(app)
     cache.init_app(app)
     configure_login(app)

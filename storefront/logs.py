@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -60,11 +61,12 @@ class JsonLineFormatter(logging.Formatter):
 
     FIELDS = ("method", "path", "status", "duration_ms")
 
+    _second: tuple[int, str] = (0, "")  # a second, and its date and time
+
     def format(self, record: logging.LogRecord) -> str:
         """The record as one line of JSON."""
         line = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
+            "time": self._time(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -74,6 +76,19 @@ class JsonLineFormatter(logging.Formatter):
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return _JSON_LINE.encode(line)
+
+    def _time(self, created: float) -> str:
+        """ISO 8601 in UTC to the millisecond (as datetime writes it); the date and time to
+        the second are worked out once per second, not for every line."""
+        fraction, whole = math.modf(created)
+        second, micro = int(whole), round(fraction * 1_000_000)
+        if micro >= 1_000_000:
+            second, micro = second + 1, micro - 1_000_000
+        cached_second, text = self._second
+        if second != cached_second:
+            text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = (second, text)
+        return f"{text}.{micro // 1000:03d}Z"
 
 
 class PathRedactor:

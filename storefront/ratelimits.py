@@ -9,7 +9,8 @@ on the address as accounts are looked up by it, so other spellings share a count
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, Response, current_app, request
+from flask.globals import request_ctx
 from flask_login import current_user
 
 from storefront.clients import client_address
@@ -77,3 +78,36 @@ def drop_idle_limit_check(app: Flask) -> None:
     check = limiter._check_request_limit
     app.before_request_funcs[None] = [
         hook for hook in app.before_request_funcs.get(None, []) if hook != check]
+
+
+# Where Flask-Limiter keeps a request's limits (which it checked, what to deduct after the
+# response): made by the first limited view the request reaches.
+_LIMITER_STATE = "_limiter_request_context"
+
+
+def skip_limiter_hooks_when_idle(app: Flask) -> None:
+    """Flask-Limiter's after-request hook (conditional deductions, limit headers) and its
+    teardown (clearing the request's limits) only read or reset the request's limits; on a
+    request that met no limit they would first create them empty. Run them only when a
+    limit was met: the same outcome, without that work on every other request."""
+    after = app.after_request_funcs.get(None, [])
+    for index, hook in enumerate(after):
+        if getattr(hook, "args", None) == (limiter,):  # partial(Limiter.__inject_headers, …)
+            after[index] = _after_limits(hook)
+    teardown = app.teardown_request_funcs.get(None, [])
+    for index, hook in enumerate(teardown):
+        if getattr(hook, "__self__", None) is limiter:  # limiter.__release_context
+            teardown[index] = _teardown_limits(hook)
+
+
+def _after_limits(hook):
+    def after_limits(response: Response) -> Response:
+        return hook(response) if hasattr(request_ctx, _LIMITER_STATE) else response
+    return after_limits
+
+
+def _teardown_limits(hook):
+    def teardown_limits(error: BaseException | None = None) -> None:
+        if hasattr(request_ctx, _LIMITER_STATE):
+            hook(error)
+    return teardown_limits

@@ -272,6 +272,21 @@ def test_anonymous_callers_are_limited_per_ip(make_app, seeded_with):
     assert other_ip.status_code == 201
 
 
+def test_a_limited_start_tells_the_caller_its_limit_and_a_plain_page_carries_none(
+        make_app, seeded_with):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_INITIATE_IP="3 per hour",
+                   RATELIMIT_INITIATE_EMAIL="100 per hour")
+    plan_id = seeded_with(app)
+    client = app.test_client()
+    remaining = []
+    for _ in range(3):
+        started = client.post(URL, json=body(plan_id, email="ana@example.com"))
+        assert started.status_code == 201
+        remaining.append(int(started.headers["X-RateLimit-Remaining"]))
+    assert remaining[1] == remaining[0] - 1 and remaining[2] == remaining[1] - 1
+    assert "X-RateLimit-Remaining" not in client.get("/").headers
+
+
 def test_one_ipv6_network_is_one_anonymous_caller(make_app, seeded_with):
     app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_INITIATE_IP="2 per hour",
                    RATELIMIT_INITIATE_EMAIL="100 per hour")
