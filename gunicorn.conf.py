@@ -8,6 +8,7 @@ line per request itself, with its request id and link tokens redacted (storefron
 
 from __future__ import annotations
 
+import gc
 import os
 
 
@@ -34,3 +35,12 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # Only the app's own process: a worker imports wsgi.py (load_dotenv, create_app) itself, so
 # a restarted worker reads the same environment and nothing is shared across a fork.
 preload_app = False
+
+
+def post_worker_init(worker) -> None:
+    """Once the worker has loaded the app, its objects (modules, routes, SQLAlchemy's
+    mappings: about 145,000) go to the collector's permanent generation. They live as long
+    as the worker anyway; left in the oldest generation, every full collection a busy
+    worker triggers walked them all again (about 120 ms, some 25 µs per request)."""
+    gc.collect()
+    gc.freeze()
