@@ -16,10 +16,34 @@ from storefront.config import (
 )
 
 
+class Storefront(Flask):
+    """Flask, remembering for each hook and view whether it needs wrapping as a coroutine
+    (Flask asks for every one of them on every request)."""
+
+    _SYNC_MEMO_SIZE = 1024  # hooks, views and error handlers; more only from per-request ones
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync_callables: dict[Any, Any] = {}
+
+    def ensure_sync(self, func):
+        """As Flask's, answered from memory after the first call for the function."""
+        try:
+            return self._sync_callables[func]
+        except KeyError:
+            pass
+        except TypeError:  # not hashable
+            return super().ensure_sync(func)
+        sync = super().ensure_sync(func)
+        if len(self._sync_callables) < self._SYNC_MEMO_SIZE:
+            self._sync_callables[func] = sync
+        return sync
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: settings from the environment (overridden by `config`), checked, then
     extensions, blueprints, error handlers and commands. Nothing slow happens here."""
-    app = Flask(
+    app = Storefront(
         __name__,
         instance_relative_config=True,
         template_folder=os.path.join(os.path.dirname(__file__), os.pardir, "templates"),
