@@ -195,9 +195,9 @@ class Stack:
         return f"redis://127.0.0.1:{self.ports.redis}"
 
     def start_smtp_sink(self) -> None:
-        """aiosmtpd accepting and discarding every message (the mail worker's SMTP server)."""
-        self._spawn("smtp", [sys.executable, "-m", "aiosmtpd", "-n", "-l",
-                             f"127.0.0.1:{self.ports.smtp}", "-c", "aiosmtpd.handlers.Sink"])
+        """An SMTP server accepting and discarding every message (tools/bench/smtp_sink.py),
+        the mail worker's stand-in for the mail provider."""
+        self._spawn("smtp", [sys.executable, "-m", "tools.bench.smtp_sink", str(self.ports.smtp)])
         wait_until(lambda: _accepts(self.ports.smtp), 20, "the SMTP sink")
 
     def start_emulator(self) -> str:
