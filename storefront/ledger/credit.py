@@ -14,9 +14,9 @@ import functools
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, bindparam, exists, insert, select, update
+from sqlalchemy import Integer, Update, bindparam, exists, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -29,14 +29,24 @@ log = logging.getLogger(__name__)
 
 MailRow = Callable[[Purchase], Mapping[str, Any]]
 
+
+class AlsoWrite(NamedTuple):
+    """An UPDATE of another table, written with the credit in the same round trip (a caller's
+    own record of it): a statement built once (a module constant), and its parameters, whose
+    names must not start with c_, lot_, entry_, set_ or mail_."""
+
+    statement: Update
+    params: Mapping[str, Any]
+
 _LOT_COLUMNS = ("student_id", "purchase_id", "minutes_granted", "minutes_remaining",
                 "minutes_on_hold", "expires_at", "created_at")
 
 
 def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping[str, Any],
-                         mail: MailRow | None = None) -> bool:
+                         mail: MailRow | None = None, also: AlsoWrite | None = None) -> bool:
     """Write `changes` (and paid_at, the hours' expiry) to the locked purchase and credit its
-    minutes as a lot with its entry, the balance and the email `mail` renders, together.
+    minutes as a lot with its entry, the balance and the email `mail` renders, together, with
+    `also` written whether or not the credit was new.
 
     True when credited now; False when this payment's credit existed already (the
     purchase's state is written all the same, and no email queued). The purchase object is
@@ -57,7 +67,11 @@ def credit_paid_purchase(purchase: Purchase, paid_at: datetime, changes: Mapping
               "c_minutes": purchase.minutes, "c_now": now,
               **_prefixed("lot", lot), **_prefixed("entry", entry),
               **_prefixed("set", values), **_prefixed("mail", mail_row or {})}
-    shape = (tuple(entry), tuple(values), tuple(mail_row) if mail_row else None)
+    if also is not None:
+        assert params.keys().isdisjoint(also.params), "also: parameter names taken"
+        params.update(also.params)
+    shape = (tuple(entry), tuple(values), tuple(mail_row) if mail_row else None,
+             also.statement if also is not None else None)
     if db.session.get_bind().dialect.name == "postgresql":
         lot_id = db.session.execute(_one_statement(*shape), params).scalar_one_or_none()
     else:
@@ -134,7 +148,7 @@ def _queue_mail(mail_columns: tuple[str, ...], *conditions):
 
 @functools.cache
 def _one_statement(entry_columns: tuple[str, ...], purchase_columns: tuple[str, ...],
-                   mail_columns: tuple[str, ...] | None):
+                   mail_columns: tuple[str, ...] | None, also: Update | None):
     """PostgreSQL: every write in one round trip. Each step after the lot selects from the
     step before, so nothing is credited or mailed when the lot already existed. (Generic
     Core constructs rather than the dialect's ON CONFLICT, which SQLAlchemy 2.0 compiles
@@ -151,12 +165,14 @@ def _one_statement(entry_columns: tuple[str, ...], purchase_columns: tuple[str, 
     if mail_columns is not None:
         ctes.append(_queue_mail(mail_columns, credited).returning(OutgoingMail.id)
                     .cte("queued_mail"))
+    if also is not None:
+        ctes.append(also.cte("also_written"))
     return select(new_lot.c.id).add_cte(*ctes)
 
 
 @functools.cache
 def _statements(entry_columns: tuple[str, ...], purchase_columns: tuple[str, ...],
-                mail_columns: tuple[str, ...] | None):
+                mail_columns: tuple[str, ...] | None, also: Update | None):
     """SQLite's statements for one shape of the credit, in the order they run."""
     entry = insert(LedgerEntry.__table__).values(
         lot_id=bindparam("c_lot"),
@@ -164,13 +180,13 @@ def _statements(entry_columns: tuple[str, ...], purchase_columns: tuple[str, ...
     mail = (None if mail_columns is None else insert(OutgoingMail.__table__).values(
         {name: bindparam(f"mail_{name}") for name in mail_columns}))
     return _new_lot(), entry, _raise_balance(), _open_balance(), mail, \
-        _move_purchase(purchase_columns)
+        _move_purchase(purchase_columns), also
 
 
 def _statement_by_statement(shape, params: dict[str, Any]) -> int | None:
     """SQLite (no data-modifying CTEs): the same writes one after another, under the
     database's write lock that every transaction takes at BEGIN."""
-    new_lot, entry, raise_balance, open_balance, mail, move = _statements(*shape)
+    new_lot, entry, raise_balance, open_balance, mail, move, also = _statements(*shape)
     lot_id = db.session.execute(new_lot, params).scalar_one_or_none()
     if lot_id is not None:
         db.session.execute(entry, {**params, "c_lot": lot_id})
@@ -179,4 +195,6 @@ def _statement_by_statement(shape, params: dict[str, Any]) -> int | None:
         if mail is not None:
             db.session.execute(mail, params)
     db.session.execute(move, params)
+    if also is not None:
+        db.session.execute(also, params)
     return lot_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from storefront.account.services import (
@@ -16,7 +17,7 @@ from storefront.account.services import (
     purchase_credited_mail,
 )
 from storefront.extensions import db
-from storefront.ledger.credit import credit_paid_purchase
+from storefront.ledger.credit import AlsoWrite, credit_paid_purchase
 from storefront.ledger.pending import credit_pending_lot, pend_purchase, remove_pending
 from storefront.models import Purchase, PurchaseStatus
 from storefront.models.base import utcnow
@@ -57,13 +58,16 @@ def _target_status(intent: PaymentIntentInfo) -> PurchaseStatus | None:
 
 
 def fulfil_purchase(
-    intent: PaymentIntentInfo, paid_at: datetime | None = None
+    intent: PaymentIntentInfo, paid_at: datetime | None = None,
+    with_credit: Callable[[Purchase], AlsoWrite] | None = None,
 ) -> tuple[FulfilOutcome, Purchase | None]:
     """Move the purchase to what the PaymentIntent says, crediting hours once when paid.
 
     `paid_at` is when Stripe took the payment, when known (the event's time); the hours'
     validity runs from then, however late we hear of it. A subscription's first month is
-    settled through its invoice (credited until the billing period's end).
+    settled through its invoice (credited until the billing period's end). When a package's
+    payment is credited in one statement, `with_credit(purchase)` gives a write to make in
+    that statement too (the webhook's record of its event); it is called for nothing else.
     """
     # A package purchase (the common case) is locked at once. A subscription's month is
     # only ever one from its creation on, so it is never locked here, out of order.
@@ -107,7 +111,8 @@ def fulfil_purchase(
         # written together: one statement on PostgreSQL.
         credit_paid_purchase(purchase, paid_at,
                              {"status": target.value, "failure_message": None},
-                             mail=purchase_credited_mail)
+                             mail=purchase_credited_mail,
+                             also=with_credit(purchase) if with_credit else None)
         return FulfilOutcome.CREDITED, purchase
 
     was = purchase.state

@@ -10,7 +10,8 @@ from sqlalchemy import bindparam, select, text, update
 
 from storefront.errors import StorefrontError
 from storefront.extensions import db
-from storefront.models import WebhookEvent, WebhookOutcome
+from storefront.ledger.credit import AlsoWrite
+from storefront.models import Purchase, WebhookEvent, WebhookOutcome
 from storefront.models.base import UTCDateTime, utcnow
 from storefront.payments import gateway
 from storefront.payments.errors import PaymentError
@@ -31,17 +32,43 @@ _FULFIL_OUTCOMES = {
 }
 
 
-def _payment_intent_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+class EventRow:
+    """The row of the event being applied. Its outcome is written after the handler, unless
+    the handler wrote that same outcome with its own last statement (outcome_write)."""
+
+    def __init__(self, row_id: int) -> None:
+        self.id = row_id
+        self.recorded: tuple[WebhookOutcome, str] | None = None
+
+    def outcome_write(self, outcome: WebhookOutcome, detail: str) -> AlsoWrite:
+        """The write of this outcome, for the caller to execute with its statement."""
+        self.recorded = (outcome, detail)
+        return AlsoWrite(_RECORD_OUTCOME, {"row_id": self.id, "new_outcome": outcome.value,
+                                           "new_detail": detail, "new_processed_at": utcnow()})
+
+
+def _payment_intent_event(event: StripeEvent, row: EventRow) -> tuple[WebhookOutcome, str]:
     intent = gateway.payment_intent_from_event(event)
     happened = datetime.fromtimestamp(event.created, UTC) if event.created else None
-    outcome, purchase = fulfil_purchase(intent, paid_at=happened)
+
+    def recorded_with_credit(purchase: Purchase) -> AlsoWrite:
+        # A credit's outcome is known before it is written: record it in the same statement.
+        return row.outcome_write(WebhookOutcome.PROCESSED,
+                                 _fulfil_detail(FulfilOutcome.CREDITED, purchase, intent.id))
+
+    outcome, purchase = fulfil_purchase(intent, paid_at=happened,
+                                        with_credit=recorded_with_credit)
     if event.type == "payment_intent.payment_failed":
         record_decline(intent, reported_by="webhook", event_id=event.id)
+    return _FULFIL_OUTCOMES[outcome], _fulfil_detail(outcome, purchase, intent.id)
+
+
+def _fulfil_detail(outcome: FulfilOutcome, purchase: Purchase | None, intent_id: str) -> str:
     where = f"purchase {purchase.id}" if purchase else "no purchase"
-    return _FULFIL_OUTCOMES[outcome], f"{outcome.value}: {where} ({intent.id})"
+    return f"{outcome.value}: {where} ({intent_id})"
 
 
-def _charge_refunded(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+def _charge_refunded(event: StripeEvent, _row: EventRow) -> tuple[WebhookOutcome, str]:
     charge = gateway.charge_from_event(event)
     purchase = refunds.apply_charge(charge)
     if purchase is None:
@@ -50,7 +77,7 @@ def _charge_refunded(event: StripeEvent) -> tuple[WebhookOutcome, str]:
         f"purchase {purchase.id}: {purchase.status}, refunded {purchase.refunded_minor}")
 
 
-def _dispute(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+def _dispute(event: StripeEvent, _row: EventRow) -> tuple[WebhookOutcome, str]:
     dispute = gateway.dispute_from_event(event)
     purchase = refunds.apply_dispute(dispute, opened=event.type == "charge.dispute.created")
     if purchase is None:
@@ -67,21 +94,21 @@ _SYNC_OUTCOMES = {
 }
 
 
-def _invoice_paid(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+def _invoice_paid(event: StripeEvent, _row: EventRow) -> tuple[WebhookOutcome, str]:
     invoice = gateway.invoice_from_event(event)
     outcome, purchase = subscriptions.credit_invoice(invoice, event.created)
     where = f"purchase {purchase.id}" if purchase else "no purchase"
     return _SYNC_OUTCOMES[outcome], f"{outcome.value}: {where} ({invoice.id})"
 
 
-def _invoice_payment_failed(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+def _invoice_payment_failed(event: StripeEvent, _row: EventRow) -> tuple[WebhookOutcome, str]:
     invoice = gateway.invoice_from_event(event)
     outcome, subscription = subscriptions.invoice_payment_failed(invoice, event.created)
     where = f"subscription {subscription.id}" if subscription else "no subscription"
     return _SYNC_OUTCOMES[outcome], f"{outcome.value}: {where} ({invoice.id})"
 
 
-def _subscription_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
+def _subscription_event(event: StripeEvent, _row: EventRow) -> tuple[WebhookOutcome, str]:
     info = gateway.subscription_from_event(event)
     outcome, subscription = subscriptions.sync_subscription(info, event.created)
     where = (f"subscription {subscription.id} {subscription.status}" if subscription
@@ -89,7 +116,7 @@ def _subscription_event(event: StripeEvent) -> tuple[WebhookOutcome, str]:
     return _SYNC_OUTCOMES[outcome], f"{outcome.value}: {where} ({info.id})"
 
 
-HANDLERS: dict[str, Callable[[StripeEvent], tuple[WebhookOutcome, str]]] = {
+HANDLERS: dict[str, Callable[[StripeEvent, EventRow], tuple[WebhookOutcome, str]]] = {
     "payment_intent.succeeded": _payment_intent_event,
     "payment_intent.processing": _payment_intent_event,
     "payment_intent.payment_failed": _payment_intent_event,
@@ -167,17 +194,18 @@ def record_and_apply(event: StripeEvent, payload: bytes) -> bool:
     if row_id is None:
         return False
     handler = HANDLERS.get(event.type)
+    row = EventRow(row_id)
     if handler is None:
         outcome, detail = WebhookOutcome.IGNORED, "unhandled event type"
     else:
         try:
-            outcome, detail = handler(event)
+            outcome, detail = handler(event, row)
         except PaymentError:
             raise  # Stripe could not be asked: let Stripe retry the event
         except StorefrontError as refusal:
             raise EventRefused(f"refused: {refusal.message}") from refusal
-    db.session.execute(_RECORD_OUTCOME, {"row_id": row_id, "new_outcome": outcome.value,
-                                         "new_detail": detail, "new_processed_at": utcnow()})
+    if row.recorded != (outcome, detail):
+        db.session.execute(*row.outcome_write(outcome, detail))
     level = logging.ERROR if outcome is WebhookOutcome.FAILED else logging.INFO
     log.log(level, "webhook %s %s: %s", event.id, event.type, detail)
     return True

@@ -14,9 +14,9 @@ from tests.support import deliver
 
 # Record the event, lock the purchase (with its student), credit it and note the event's
 # outcome. On PostgreSQL the credit is one statement (the lot and its entry, the balance,
-# the purchase marked paid, the email queued); SQLite, without data-modifying CTEs, sends
-# those five one by one.
-PAID_PACKAGE_STATEMENTS = {"postgresql": 4, "sqlite": 8}
+# the purchase marked paid, the email queued, the event's outcome); SQLite, without
+# data-modifying CTEs, sends those six one by one.
+PAID_PACKAGE_STATEMENTS = {"postgresql": 3, "sqlite": 8}
 
 
 @contextlib.contextmanager
@@ -59,6 +59,10 @@ def test_a_paid_package_is_credited_in_a_handful_of_statements(app, client, paid
     assert what_the_student_has(app, transaction_id) == ("completed", 300, 1, 1)
     with app.app_context():
         dialect = db.engine.dialect.name
+        recorded = db.session.scalars(db.select(WebhookEvent)).one()
+        assert (recorded.outcome, recorded.detail) == (
+            "processed", f"credited: purchase {transaction_id} ({intent['id']})")
+        assert recorded.processed_at is not None
     assert len(sent) <= PAID_PACKAGE_STATEMENTS[dialect], "\n".join(sent)
 
 
