@@ -53,18 +53,21 @@ def queue_mail(to: str, template: str, **context) -> None:
     db.session.add(OutgoingMail(**outbox_row(to, template, **context)))
 
 
-# Plain text in UTF-8, quoted-printable: readable in the raw message, and 8-bit safe.
+# Text beyond ASCII goes as UTF-8, quoted-printable: 7-bit safe, and mostly readable raw.
 _UTF8 = Charset("utf-8")
 _UTF8.body_encoding = QP
+_SMTP_LINE = 998  # the longest line SMTP carries unencoded
 
 
 def build_message(to: str, subject: str, body: str) -> Message:
-    """The email for one outbox row, from the configured sender: plain text in UTF-8.
+    """The email for one outbox row, from the configured sender: plain text, as it is when
+    it is ASCII (links stay whole in the raw message), else UTF-8.
 
     Built with the email package's classic classes: its modern EmailMessage parses every
     header it is given, which cost the mail worker more than sending the message did.
     """
-    message = MIMEText(body, "plain", _UTF8)
+    plain = body.isascii() and all(len(line) <= _SMTP_LINE for line in body.splitlines())
+    message = MIMEText(body, "plain", "us-ascii" if plain else _UTF8)
     message["From"] = _header(current_app.config["MAIL_DEFAULT_SENDER"], address=True)
     message["To"] = _header(to, address=True)
     message["Subject"] = _header(subject)

@@ -250,6 +250,20 @@ def test_without_a_mail_server_delivery_writes_files(make_app, mailbox, tmp_path
     assert outbox(app)[0].sent_at is not None
 
 
+def test_a_plain_english_email_keeps_its_links_whole_in_the_raw_message(make_app, mailbox,
+                                                                        tmp_path):
+    app = make_app(MAIL_SERVER=None, MAIL_OUTBOX_DIR=str(tmp_path))
+    link = "http://localhost/account/password/reset/" + "t0k3n" * 30
+    with app.test_request_context():
+        from storefront.mail import queue_mail
+
+        queue_mail("dev@example.com", "reset", user=None, link=link)
+        db.session.commit()
+    assert deliver_mail(app).exit_code == 0
+    [written] = list(tmp_path.glob("*.eml"))
+    assert link in written.read_text()  # a developer can follow it from the file
+
+
 def test_watch_worker_delivers_new_mail_and_stops_on_sigterm(app, database, mailbox,
                                                              stripe_emulator):
     env = {**os.environ, "FLASK_APP": "wsgi.py", "STOREFRONT_ENV": "testing",
