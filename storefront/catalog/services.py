@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, replace
 
@@ -9,6 +10,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, selectinload
 
+from storefront.catalog.currency import offered_currencies
 from storefront.catalog.plan_copy import PlanCopy
 from storefront.catalog.prices import set_extra_prices, watch_euro_prices
 from storefront.errors import ValidationError
@@ -102,6 +104,12 @@ class PlanListing:
 
     version: str
     plans: tuple[PlanSummary, ...]
+
+    @functools.cached_property
+    def currencies(self) -> tuple[str, ...]:
+        """Every currency some plan is priced in, in the shop's order (worked out once per
+        listing: each worker keeps its listing between requests)."""
+        return offered_currencies(plan.currencies for plan in self.plans)
 
     @classmethod
     def of(cls, plans: tuple[PlanSummary, ...]) -> PlanListing:

@@ -9,11 +9,10 @@ from storefront.catalog.caching import cached_answer, catalog_etag, is_personal,
 from storefront.catalog.currency import (
     SESSION_KEY,
     chosen_currency,
-    offered_currencies,
     same_origin_post,
     visitor_currency,
 )
-from storefront.catalog.services import PlanListing, PlanSummary, plan_listing
+from storefront.catalog.services import PlanSummary, plan_listing
 from storefront.extensions import csrf
 from storefront.money import CURRENCIES
 
@@ -31,27 +30,13 @@ def _render(plans: tuple[PlanSummary, ...], currency: str, offered: tuple[str, .
     )
 
 
-_OFFERED: dict[str, tuple[str, ...]] = {}
-
-
-def _offered(listing: PlanListing) -> tuple[str, ...]:
-    """The currencies the listing's plans are priced in, worked out once per version."""
-    offered = _OFFERED.get(listing.version)
-    if offered is None:
-        if len(_OFFERED) >= 8:
-            _OFFERED.clear()
-        offered = _OFFERED[listing.version] = offered_currencies(
-            plan.currencies for plan in listing.plans)
-    return offered
-
-
 @bp.get("/")
 def plans():
     """Packages and subscriptions, each as a card, priced in the visitor's currency; the
     same page for every anonymous visitor of that currency, answered 304 when their copy is
     current."""
     listing = plan_listing()
-    offered = _offered(listing)
+    offered = listing.currencies
     currency = visitor_currency(offered)
     if is_personal():
         return personal_answer(make_response(_render(listing.plans, currency, offered)))
