@@ -2,8 +2,8 @@
 
 `queue_mail` adds an outbox row to the current transaction, so a rolled-back request leaves
 no mail about something that did not happen, and a committed one cannot lose its mail. The
-mail worker (storefront/outbox.py, `flask mail deliver`) hands rows to `send_mail`: SMTP, or
-without MAIL_SERVER (development) the log and files under instance/outbox/.
+mail worker (storefront/outbox.py, `flask mail deliver`) sends rows through `MailSender`:
+SMTP, or without MAIL_SERVER (development) the log and files under instance/outbox/.
 """
 
 from __future__ import annotations
@@ -84,13 +84,6 @@ def _header(value: str, *, address: bool = False) -> str | Header:
     if address:
         return formataddr(parseaddr(value), charset="utf-8")
     return Header(value, "utf-8")
-
-
-def send_mail(message: Message) -> None:
-    """Hand the message to the mail server (or, without MAIL_SERVER, to the log and a file);
-    MailNotSent if that fails."""
-    with MailSender() as sender:
-        sender.send(message)
 
 
 class MailSender:
